@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "sched/clock.h"
@@ -58,6 +59,25 @@ class RealScheduler final : public Scheduler {
   Fiber* current_ = nullptr;
   size_t live_fibers_ = 0;
   std::vector<Fiber*> free_fibers_;
+};
+
+// N RealSchedulers, each on its own OS thread: the runtime's threads. The
+// only place outside tests that starts threads.
+// Threading: construct, Start() and Stop() from one controlling thread.
+class LoopGroup {
+ public:
+  explicit LoopGroup(size_t n, size_t stack_bytes = 256 * 1024);
+  ~LoopGroup();  // Stops and joins.
+  size_t size() const { return loops_.size(); }
+  RealScheduler& loop(size_t i) { return *loops_[i]; }
+  // Starts one thread per loop, each running loop(i).Run().
+  void Start();
+  // Stops every loop (see RealScheduler::Stop) and joins the threads.
+  void Stop();
+
+ private:
+  std::vector<std::unique_ptr<RealScheduler>> loops_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace edgelab::sched
