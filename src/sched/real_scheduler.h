@@ -9,6 +9,7 @@
 #ifndef EDGELAB_SCHED_REAL_SCHEDULER_H_
 #define EDGELAB_SCHED_REAL_SCHEDULER_H_
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
@@ -54,6 +55,7 @@ class RealScheduler final : public Scheduler {
   void Resume(Fiber* f);
 
   boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type>* work_guard_ = nullptr;
   std::unique_ptr<StackPool> stacks_;
   std::mt19937_64 rng_;
   Fiber* current_ = nullptr;

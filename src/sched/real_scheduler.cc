@@ -1,0 +1,212 @@
+// sched/real_scheduler.cc: fibers on an Asio loop.
+//
+// Every fiber switch goes through the loop: Resume() runs on the loop's own
+// stack and switches into a fiber; the fiber switches back when it waits or
+// ends. Fibers never switch directly to each other, so the order in which
+// ready fibers run is the order of the loop's handler queue (FIFO), which is
+// what WaitQueue's fairness and invariant (3) rely on.
+#include "sched/real_scheduler.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/context/fiber.hpp>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "base/status.h"
+
+namespace edgelab::sched {
+
+namespace ctx = boost::context;
+
+class Fiber {
+ public:
+  explicit Fiber(boost::asio::io_context& io) : timer(io) {}
+  ctx::fiber self;    // the fiber's suspended state, when it is not running
+  ctx::fiber caller;  // the loop's suspended state, while the fiber runs
+  std::function<void()> fn;
+  boost::asio::steady_timer timer;
+};
+
+// Stacks of a fixed size with a PROT_NONE guard page below each, reused
+// through a free list: a new fiber costs no system call once the pool has
+// grown to the peak number of live fibers.
+struct RealScheduler::StackPool {
+  explicit StackPool(size_t usable) {
+    page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    usable_bytes = (usable + page - 1) / page * page;
+  }
+  ~StackPool() {
+    for (void* base : free) munmap(base, usable_bytes + page);
+  }
+  void* Take() {
+    if (!free.empty()) {
+      void* base = free.back();
+      free.pop_back();
+      return base;
+    }
+    void* base = mmap(nullptr, usable_bytes + page, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    EDGELAB_CHECK(base != MAP_FAILED);
+    EDGELAB_CHECK(mprotect(base, page, PROT_NONE) == 0);
+    return base;
+  }
+  void Give(void* base) { free.push_back(base); }
+
+  size_t page;
+  size_t usable_bytes;
+  std::vector<void*> free;
+};
+
+namespace {
+
+// The StackAllocator concept Boost.Context asks for, over a StackPool.
+template <typename Pool>
+class PoolAllocator {
+ public:
+  explicit PoolAllocator(Pool* pool) : pool_(pool) {}
+  ctx::stack_context allocate() {
+    void* base = pool_->Take();
+    ctx::stack_context sc;
+    sc.size = pool_->usable_bytes;
+    sc.sp = static_cast<char*>(base) + pool_->page + pool_->usable_bytes;
+    return sc;
+  }
+  void deallocate(ctx::stack_context& sc) {
+    pool_->Give(static_cast<char*>(sc.sp) - sc.size - pool_->page);
+  }
+
+ private:
+  Pool* pool_;
+};
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class SystemClockImpl final : public Clock {
+ public:
+  int64_t WallMillis() override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+}  // namespace
+
+Clock* SystemClock() {
+  static SystemClockImpl clock;  // stateless: safe to share
+  return &clock;
+}
+
+RealScheduler::RealScheduler(size_t stack_bytes)
+    : io_(1), stacks_(std::make_unique<StackPool>(stack_bytes)), rng_(std::random_device{}()) {}
+
+RealScheduler::~RealScheduler() {
+  EDGELAB_CHECK(current_ == nullptr);
+  for (Fiber* f : free_fibers_) delete f;
+}
+
+int64_t RealScheduler::NowMicros() { return SteadyMicros(); }
+int64_t RealScheduler::WallMillis() { return SystemClock()->WallMillis(); }
+uint64_t RealScheduler::Random() { return rng_(); }
+
+void RealScheduler::Spawn(std::function<void()> fn) {
+  Fiber* f;
+  if (!free_fibers_.empty()) {
+    f = free_fibers_.back();
+    free_fibers_.pop_back();
+  } else {
+    f = new Fiber(io_);
+  }
+  f->fn = std::move(fn);
+  f->self = ctx::fiber(std::allocator_arg, PoolAllocator<StackPool>(stacks_.get()),
+                       [this, f](ctx::fiber&& caller) {
+                         f->caller = std::move(caller);
+                         f->fn();
+                         f->fn = nullptr;
+                         return std::move(f->caller);
+                       });
+  ++live_fibers_;
+  boost::asio::post(io_, [this, f] { Resume(f); });
+}
+
+void RealScheduler::Resume(Fiber* f) {
+  EDGELAB_CHECK(current_ == nullptr);
+  current_ = f;
+  f->self = std::move(f->self).resume();
+  current_ = nullptr;
+  if (!f->self) {  // the fiber returned: its stack is already back in the pool
+    --live_fibers_;
+    free_fibers_.push_back(f);
+  }
+}
+
+void RealScheduler::Post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
+
+Fiber* RealScheduler::Current() { return current_; }
+
+void RealScheduler::Suspend() {
+  Fiber* f = current_;
+  EDGELAB_CHECK(f != nullptr);
+  f->caller = std::move(f->caller).resume();
+}
+
+void RealScheduler::Wake(Fiber* fiber) {
+  boost::asio::post(io_, [this, fiber] { Resume(fiber); });
+}
+
+void RealScheduler::SleepUntil(int64_t deadline_micros) {
+  Fiber* f = current_;
+  EDGELAB_CHECK(f != nullptr);
+  int64_t wait = deadline_micros - NowMicros();
+  if (wait <= 0) {
+    Wake(f);  // yield: run the other ready fibers first
+  } else {
+    f->timer.expires_after(std::chrono::microseconds(wait));
+    f->timer.async_wait([this, f](const boost::system::error_code&) { Resume(f); });
+  }
+  Suspend();
+}
+
+void RealScheduler::Run() {
+  auto guard = boost::asio::make_work_guard(io_);
+  work_guard_ = &guard;
+  io_.restart();
+  io_.run();
+  work_guard_ = nullptr;
+}
+
+void RealScheduler::Stop() {
+  boost::asio::post(io_, [this] {
+    if (work_guard_ != nullptr) work_guard_->reset();
+  });
+}
+
+LoopGroup::LoopGroup(size_t n, size_t stack_bytes) {
+  EDGELAB_CHECK(n > 0);
+  for (size_t i = 0; i < n; ++i) loops_.push_back(std::make_unique<RealScheduler>(stack_bytes));
+}
+
+LoopGroup::~LoopGroup() { Stop(); }
+
+void LoopGroup::Start() {
+  EDGELAB_CHECK(threads_.empty());
+  for (auto& loop : loops_) threads_.emplace_back([l = loop.get()] { l->Run(); });
+}
+
+void LoopGroup::Stop() {
+  for (auto& loop : loops_) loop->Stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace edgelab::sched
