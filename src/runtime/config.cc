@@ -1,0 +1,226 @@
+// runtime/config.cc: edge.toml parsing with toml++. Strict by design: unknown
+// keys and wrong types are errors that point at the line.
+#include "runtime/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace edgelab::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Parser {
+ public:
+  explicit Parser(std::string path) : path_(std::move(path)) {}
+
+  // "<file>:<line>:<col>: <key>: <msg>"
+  Status Error(const toml::node* node, std::string_view key, std::string_view msg) const {
+    return Error(node != nullptr ? &node->source() : nullptr, key, msg);
+  }
+  Status Error(const toml::source_region* where, std::string_view key, std::string_view msg) const {
+    std::ostringstream out;
+    out << path_;
+    if (where != nullptr && where->begin) {
+      out << ":" << where->begin.line << ":" << where->begin.column;
+    }
+    out << ": " << key << ": " << msg;
+    return Status::InvalidArgument(out.str());
+  }
+
+  // Fails on any key of `table` not in `known`.
+  Status OnlyKnownKeys(const toml::table& table, std::string_view where,
+                       const std::set<std::string_view>& known) const {
+    for (const auto& [k, unused] : table) {
+      if (known.count(k.str()) == 0) {
+        std::string all;
+        for (auto name : known) all += (all.empty() ? "" : ", ") + std::string(name);
+        return Error(&k.source(), std::string(where) + std::string(k.str()),
+                     "unknown key (known here: " + all + ")");
+      }
+    }
+    return Status::OK();
+  }
+
+  Status String(const toml::table& t, std::string_view key, std::string_view where,
+                std::string* out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::OK();
+    if (!n->is_string()) return Error(n, std::string(where) + std::string(key), "must be a string");
+    *out = **n->as_string();
+    return Status::OK();
+  }
+
+  Status Uint(const toml::table& t, std::string_view key, std::string_view where, uint32_t lo,
+              uint32_t hi, uint32_t* out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::OK();
+    std::string full = std::string(where) + std::string(key);
+    if (!n->is_integer()) return Error(n, full, "must be an integer");
+    int64_t v = **n->as_integer();
+    if (v < lo || v > hi) {
+      return Error(n, full, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    *out = static_cast<uint32_t>(v);
+    return Status::OK();
+  }
+
+  Status Number(const toml::table& t, std::string_view key, std::string_view where,
+                double* out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::OK();
+    std::string full = std::string(where) + std::string(key);
+    if (!n->is_number()) return Error(n, full, "must be a number");
+    double v = n->value<double>().value_or(0);
+    if (v < 0) return Error(n, full, "must not be negative");
+    *out = v;
+    return Status::OK();
+  }
+
+  Status Top(const toml::table& root, Config* c) const;
+  Status KvNamespaces(const toml::table& root, Config* c) const;
+  Status Limits(const toml::table& root, Config* c) const;
+  Status Isolates(const toml::table& root, Config* c) const;
+  Status KvLatency(const toml::table& root, Config* c) const;
+
+ private:
+  std::string path_;
+};
+
+// A sub-table at `key`, or null when absent; an error when not a table.
+Result<const toml::table*> SubTable(const Parser& p, const toml::table& t, std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return static_cast<const toml::table*>(nullptr);
+  if (!n->is_table()) return p.Error(n, key, "must be a table");
+  return n->as_table();
+}
+
+Status Parser::Top(const toml::table& root, Config* c) const {
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(
+      root, "", {"name", "main", "compatibility_date", "kv_namespaces", "limits", "isolates", "kv"}));
+  EDGELAB_RETURN_IF_ERROR(String(root, "name", "", &c->name));
+  std::string main;
+  EDGELAB_RETURN_IF_ERROR(String(root, "main", "", &main));
+  if (main.empty()) return Error(static_cast<const toml::node*>(nullptr), "main", "missing: the path of the worker's .wasm module");
+  fs::path p(main);
+  c->main = (p.is_absolute() ? p : fs::path(c->dir) / p).lexically_normal().string();
+  if (c->name.empty()) c->name = fs::path(c->path).parent_path().filename().string();
+  return Status::OK();
+}
+
+Status Parser::KvNamespaces(const toml::table& root, Config* c) const {
+  const toml::node* n = root.get("kv_namespaces");
+  if (n == nullptr) return Status::OK();
+  if (!n->is_array_of_tables()) return Error(n, "kv_namespaces", "must be [[kv_namespaces]] tables");
+  std::set<std::string> seen;
+  for (const toml::node& item : *n->as_array()) {
+    const toml::table& t = *item.as_table();
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, "kv_namespaces.", {"binding", "id"}));
+    KvNamespaceConfig kv;
+    EDGELAB_RETURN_IF_ERROR(String(t, "binding", "kv_namespaces.", &kv.binding));
+    EDGELAB_RETURN_IF_ERROR(String(t, "id", "kv_namespaces.", &kv.id));
+    if (kv.binding.empty()) return Error(&item, "kv_namespaces.binding", "missing");
+    if (kv.id.empty()) kv.id = kv.binding;
+    if (!seen.insert(kv.binding).second) {
+      return Error(&item, "kv_namespaces.binding", "duplicate binding \"" + kv.binding + "\"");
+    }
+    c->kv_namespaces.push_back(std::move(kv));
+  }
+  return Status::OK();
+}
+
+Status Parser::Limits(const toml::table& root, Config* c) const {
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, root, "limits"));
+  if (t == nullptr) return Status::OK();
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, "limits.", {"cpu_ms", "memory_mb"}));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "cpu_ms", "limits.", 1, 300'000, &c->cpu_ms));
+  return Uint(*t, "memory_mb", "limits.", 1, 4096, &c->memory_mb);
+}
+
+Status Parser::Isolates(const toml::table& root, Config* c) const {
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, root, "isolates"));
+  if (t == nullptr) return Status::OK();
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, "isolates.", {"min", "max"}));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "min", "isolates.", 0, 10'000, &c->isolates_min));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "max", "isolates.", 1, 10'000, &c->isolates_max));
+  if (c->isolates_min > c->isolates_max) {
+    return Error(t, "isolates", "min (" + std::to_string(c->isolates_min) + ") is above max (" +
+                                    std::to_string(c->isolates_max) + ")");
+  }
+  return Status::OK();
+}
+
+Status Parser::KvLatency(const toml::table& root, Config* c) const {
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* kv, SubTable(*this, root, "kv"));
+  if (kv == nullptr) return Status::OK();
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*kv, "kv.", {"latency"}));
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, *kv, "latency"));
+  if (t == nullptr) return Status::OK();
+  const std::string w = "kv.latency.";
+  std::string dist = "fixed";
+  EDGELAB_RETURN_IF_ERROR(String(*t, "dist", w, &dist));
+  kv::Latency& l = c->kv_latency;
+  using D = kv::Latency::Dist;
+  if (dist == "fixed") {
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, w, {"dist", "ms"}));
+    EDGELAB_RETURN_IF_ERROR(Number(*t, "ms", w, &l.ms));
+    l.dist = l.ms > 0 ? D::kFixed : D::kNone;
+  } else if (dist == "uniform") {
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, w, {"dist", "min_ms", "max_ms"}));
+    EDGELAB_RETURN_IF_ERROR(Number(*t, "min_ms", w, &l.min_ms));
+    EDGELAB_RETURN_IF_ERROR(Number(*t, "max_ms", w, &l.max_ms));
+    if (l.max_ms < l.min_ms) return Error(t, "kv.latency", "max_ms is below min_ms");
+    l.dist = D::kUniform;
+  } else if (dist == "lognormal") {
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, w, {"dist", "median_ms", "sigma"}));
+    EDGELAB_RETURN_IF_ERROR(Number(*t, "median_ms", w, &l.median_ms));
+    EDGELAB_RETURN_IF_ERROR(Number(*t, "sigma", w, &l.sigma));
+    l.dist = D::kLogNormal;
+  } else {
+    return Error(t->get("dist"), "kv.latency.dist",
+                 "\"" + dist + "\" is not one of fixed, uniform, lognormal");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& path, std::string_view text) {
+  // Debian's toml++ is built with exceptions: parse errors throw, and stop here.
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
+                                   std::to_string(e.source().begin.column) + ": " +
+                                   std::string(e.description()));
+  }
+  Config c;
+  c.path = path;
+  c.dir = fs::path(path).parent_path().string();
+  if (c.dir.empty()) c.dir = ".";
+  Parser p(path);
+  EDGELAB_RETURN_IF_ERROR(p.Top(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.KvNamespaces(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.Limits(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.Isolates(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.KvLatency(root, &c));
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return Status::NotFound(path + ": no such file");
+    return Status::IOError(path + ": cannot read");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(path, text.str());
+}
+
+}  // namespace edgelab::runtime

@@ -1,0 +1,92 @@
+// Tests for edge.toml parsing: wrangler's names, defaults, and errors that
+// point at the file, line and key.
+#include "runtime/config.h"
+
+#include <gtest/gtest.h>
+
+namespace edgelab::runtime {
+namespace {
+
+Result<Config> Parse(std::string_view text) { return ParseConfig("/w/edge.toml", text); }
+
+testing::AssertionResult FailsWith(std::string_view text, std::string_view needle) {
+  auto c = Parse(text);
+  if (c.ok()) return testing::AssertionFailure() << "parsed fine";
+  if (c.status().message().find(needle) == std::string::npos) {
+    return testing::AssertionFailure() << "message was: " << c.status().message();
+  }
+  return testing::AssertionSuccess();
+}
+
+TEST(ConfigTest, FullConfigParsesWithWranglerNames) {
+  auto c = Parse(R"(
+name = "counter"
+main = "build/counter.wasm"
+[[kv_namespaces]]
+binding = "EDGE_COUNTER_KV"
+id = "counter"
+[limits]
+cpu_ms = 20
+memory_mb = 64
+[isolates]
+min = 2
+max = 8
+[kv.latency]
+dist = "uniform"
+min_ms = 1
+max_ms = 9
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->name, "counter");
+  EXPECT_EQ(c->main, "/w/build/counter.wasm");
+  ASSERT_EQ(c->kv_namespaces.size(), 1u);
+  EXPECT_EQ(c->kv_namespaces[0].binding, "EDGE_COUNTER_KV");
+  EXPECT_EQ(c->cpu_ms, 20u);
+  EXPECT_EQ(c->memory_mb, 64u);
+  EXPECT_EQ(c->isolates_min, 2u);
+  EXPECT_EQ(c->isolates_max, 8u);
+  EXPECT_EQ(c->kv_latency.dist, kv::Latency::Dist::kUniform);
+  EXPECT_EQ(c->kv_latency.max_ms, 9);
+}
+
+TEST(ConfigTest, DefaultsApplyWhenSectionsAreMissing) {
+  auto c = Parse("main = \"/abs/w.wasm\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->main, "/abs/w.wasm");
+  EXPECT_EQ(c->name, "w");  // the folder's name
+  EXPECT_EQ(c->cpu_ms, 50u);
+  EXPECT_EQ(c->kv_latency.dist, kv::Latency::Dist::kNone);
+}
+
+TEST(ConfigTest, UnknownKeysAreErrorsNamingThemAndTheirLine) {
+  EXPECT_TRUE(FailsWith("main = \"a.wasm\"\nmian = 1\n", "/w/edge.toml:2:1: mian: unknown key"));
+  EXPECT_TRUE(FailsWith("main = \"a.wasm\"\n[limits]\ncpu = 5\n", "limits.cpu: unknown key"));
+  EXPECT_TRUE(FailsWith("main = \"a.wasm\"\n[kv.latency]\ndist = \"fixed\"\nmedian_ms = 3\n",
+                        "kv.latency.median_ms: unknown key"));
+}
+
+TEST(ConfigTest, BadValuesAreErrorsNamingTheKey) {
+  EXPECT_TRUE(FailsWith("name = \"x\"\n", "main: missing"));
+  EXPECT_TRUE(FailsWith("main = 5\n", "main: must be a string"));
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[limits]\ncpu_ms = 0\n", "limits.cpu_ms: must be in"));
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[isolates]\nmin = 5\nmax = 2\n", "min (5) is above max"));
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[kv.latency]\ndist = \"normal\"\n", "not one of"));
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[[kv_namespaces]]\nbinding = \"A\"\n"
+                        "[[kv_namespaces]]\nbinding = \"A\"\n",
+                        "duplicate binding"));
+  EXPECT_TRUE(FailsWith("main = \"a\"\nkv_namespaces = 3\n", "kv_namespaces"));
+}
+
+TEST(ConfigTest, TomlSyntaxErrorsNameFileAndLine) {
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[limits\n", "/w/edge.toml:2:"));
+}
+
+TEST(ConfigTest, MissingFileIsNotFoundNamingIt) {
+  auto c = LoadConfig("/nonexistent/edge.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kNotFound);
+  EXPECT_NE(c.status().message().find("/nonexistent/edge.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgelab::runtime

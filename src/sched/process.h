@@ -1,0 +1,43 @@
+// sched/process.h: waiting at the process level, for the main thread of a
+// command: for a signal, or for another thread to say "done". Part of sched/
+// because it is a wait; fibers use WaitQueue instead.
+//
+// Threading: BlockSignals() must run on the main thread before any other
+// thread starts, so that every thread inherits the mask and the signals
+// reach only WaitForSignal().
+#ifndef EDGELAB_SCHED_PROCESS_H_
+#define EDGELAB_SCHED_PROCESS_H_
+
+#include <condition_variable>
+#include <initializer_list>
+#include <mutex>
+
+namespace edgelab::sched {
+
+// Blocks delivery of `signals` in this thread (and threads it starts later).
+void BlockSignals(std::initializer_list<int> signals);
+// Waits until one of `signals` (blocked by BlockSignals) arrives; returns it.
+int WaitForSignal(std::initializer_list<int> signals);
+
+// A one-shot event between OS threads.
+class Latch {
+ public:
+  void Set() {
+    std::lock_guard<std::mutex> lock(mu_);
+    set_ = true;
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return set_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool set_ = false;
+};
+
+}  // namespace edgelab::sched
+
+#endif  // EDGELAB_SCHED_PROCESS_H_
