@@ -13,21 +13,28 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kv/store.h"
 #include "sched/scheduler.h"
 
 namespace edgelab::kv {
 
+// An hour: a config typo (sigma = 50) must not park a fiber for a year.
+inline constexpr int64_t kMaxDelayMicros = int64_t{3600} * 1000 * 1000;
+
 struct Latency {
   enum class Dist { kNone, kFixed, kUniform, kLogNormal };
   Dist dist = Dist::kNone;
-  double ms = 0;          // kFixed: the delay
-  double min_ms = 0;      // kUniform: [min_ms, max_ms]
+  double ms = 0;      // kFixed: the delay
+  double min_ms = 0;  // kUniform: [min_ms, max_ms]
   double max_ms = 0;
-  double median_ms = 0;   // kLogNormal: exp(mu) = median_ms, sigma = sigma
+  double median_ms = 0;  // kLogNormal: exp(mu) = median_ms, sigma = sigma
   double sigma = 0;
-  // A delay in microseconds drawn with `sched.Random()`; 0 for kNone.
+  // A delay in microseconds drawn with `sched.Random()` (so a seeded
+  // scheduler replays it); 0 for kNone. Never negative (a negative or NaN
+  // parameter draws 0) and at most kMaxDelayMicros. kLogNormal uses one
+  // Box-Muller normal per draw (two Random() calls).
   int64_t DrawMicros(sched::Scheduler& sched) const;
 };
 
@@ -37,21 +44,21 @@ class Namespace {
   Namespace(Store* store, std::string id, Latency latency)
       : store_(store), id_(std::move(id)), latency_(latency) {}
 
-  // As Store's methods, after waiting the drawn latency on `sched`.
+  // As Store's methods, waiting a delay d = latency.DrawMicros(sched) on
+  // `sched`: d/2 before the store operation, d - d/2 after; no wait at all
+  // (not even a yield) when a part is 0.
   // Requires: called on a fiber of `sched` when the latency is not kNone.
   Result<Entry> Get(sched::Scheduler& sched, std::string_view key);
   Result<PutResult> Put(sched::Scheduler& sched, std::string_view key, std::string_view value,
                         const PutOptions& opts);
   Status Delete(sched::Scheduler& sched, std::string_view key);
-  Result<ListResult> List(sched::Scheduler& sched, std::string_view prefix,
-                          std::string_view cursor, uint32_t limit);
+  Result<ListResult> List(sched::Scheduler& sched, std::string_view prefix, std::string_view cursor,
+                          uint32_t limit);
 
   const std::string& id() const { return id_; }
   Store* store() const { return store_; }
 
  private:
-  int64_t WaitHalf(sched::Scheduler& sched, int64_t total_micros);
-
   Store* const store_;
   const std::string id_;
   const Latency latency_;

@@ -39,23 +39,23 @@ inline constexpr size_t kMaxEtagBytes = 64;
 
 struct Entry {
   std::string value;
-  std::string metadata;        // empty when none was written
+  std::string metadata;  // empty when none was written
   std::string etag;
-  int64_t expiration_ms = 0;   // Unix ms; 0 = never expires
+  int64_t expiration_ms = 0;  // Unix ms; 0 = never expires
 };
 
 struct PutOptions {
   enum class Condition { kNone, kIfMatch, kIfNoneMatch };
   Condition condition = Condition::kNone;
-  std::string if_match;        // etag, used when condition == kIfMatch
+  std::string if_match;  // etag, used when condition == kIfMatch
   std::string metadata;
-  int64_t expiration_ms = 0;   // absolute Unix ms; 0 = never
+  int64_t expiration_ms = 0;  // absolute Unix ms; 0 = never
 };
 
 struct PutResult {
   enum class Outcome { kStored, kPreconditionFailed };
   Outcome outcome = Outcome::kStored;
-  std::string etag;            // the key's new etag when kStored
+  std::string etag;  // the key's new etag when kStored
 };
 
 struct ListResult {
@@ -65,26 +65,45 @@ struct ListResult {
     std::string metadata;
   };
   std::vector<Key> keys;
-  std::string cursor;          // empty when the listing is complete
+  std::string cursor;  // empty when the listing is complete
 };
 
-// Checks the Workers limits; kInvalidArgument naming the limit when over.
+// Checks the Workers limits; kInvalidArgument naming the limit and the
+// actual size when over. CheckKey: 1..kMaxKeyBytes bytes (empty is invalid).
+// CheckPut: the key, value <= kMaxValueBytes, metadata <= kMaxMetadataBytes,
+// expiration_ms >= 0.
 Status CheckKey(std::string_view key);
 Status CheckPut(std::string_view key, std::string_view value, const PutOptions& opts);
+// CheckList: limit in 1..kMaxListLimit, prefix <= kMaxKeyBytes.
+Status CheckList(std::string_view prefix, uint32_t limit);
+
+// For backends: the etag "<epoch as 8 hex>-<sequence as 16 hex>" (25 bytes,
+// lower case). `epoch` is random per store instance (per file for durable
+// ones), so an etag minted by another instance never matches; `sequence`
+// only grows, so no etag repeats within one.
+std::string FormatEtag(uint32_t epoch, uint64_t sequence);
+// For backends: whether `opts`' condition lets a put proceed, given the
+// key's live etag (nullptr when the key is absent or expired).
+bool PreconditionHolds(const PutOptions& opts, const std::string* live_etag);
 
 class Store {
  public:
   virtual ~Store() = default;
 
-  // The live entry, or kNotFound (also for an expired one).
+  // The live entry, or kNotFound (also for an expired one). kInvalidArgument
+  // when CheckKey fails.
   virtual Result<Entry> Get(std::string_view ns, std::string_view key) = 0;
   // Writes value unless the precondition fails. Checks limits (CheckPut).
-  virtual Result<PutResult> Put(std::string_view ns, std::string_view key,
-                                std::string_view value, const PutOptions& opts) = 0;
+  virtual Result<PutResult> Put(std::string_view ns, std::string_view key, std::string_view value,
+                                const PutOptions& opts) = 0;
   // Removes the key; deleting a missing key succeeds (returns OK).
+  // kInvalidArgument when CheckKey fails.
   virtual Status Delete(std::string_view ns, std::string_view key) = 0;
   // Up to `limit` (1..kMaxListLimit) live keys with `prefix`, in byte order,
-  // after the key named by `cursor` (empty: from the start).
+  // after the key named by `cursor` (empty: from the start). The cursor is
+  // opaque to callers (today: the last key returned, raw bytes). Without a
+  // cursor in the result no live key is left. kInvalidArgument for a limit
+  // outside 1..kMaxListLimit or a prefix over kMaxKeyBytes.
   virtual Result<ListResult> List(std::string_view ns, std::string_view prefix,
                                   std::string_view cursor, uint32_t limit) = 0;
   // Makes every write so far durable (a no-op for memory). Called at shutdown.

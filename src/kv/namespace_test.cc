@@ -1,0 +1,169 @@
+// kv/namespace_test.cc: the latency layer on a virtual clock: how long each
+// operation waits, how the wait is split around the store call, and the
+// shape of each distribution.
+#include "kv/namespace.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kv/memory_store.h"
+#include "testing/fake_scheduler.h"
+
+namespace edgelab::kv {
+namespace {
+
+// A Store that records the virtual time of each call, then delegates.
+class TimedStore final : public Store {
+ public:
+  TimedStore(Store* inner, sched::Scheduler* sched) : inner_(inner), sched_(sched) {}
+  Result<Entry> Get(std::string_view ns, std::string_view key) override {
+    Mark();
+    return inner_->Get(ns, key);
+  }
+  Result<PutResult> Put(std::string_view ns, std::string_view key, std::string_view value,
+                        const PutOptions& opts) override {
+    Mark();
+    return inner_->Put(ns, key, value, opts);
+  }
+  Status Delete(std::string_view ns, std::string_view key) override {
+    Mark();
+    return inner_->Delete(ns, key);
+  }
+  Result<ListResult> List(std::string_view ns, std::string_view prefix, std::string_view cursor,
+                          uint32_t limit) override {
+    Mark();
+    return inner_->List(ns, prefix, cursor, limit);
+  }
+  Status Flush() override { return inner_->Flush(); }
+  const std::vector<int64_t>& calls() const { return calls_; }
+
+ private:
+  void Mark() { calls_.push_back(sched_->NowMicros()); }
+  Store* const inner_;
+  sched::Scheduler* const sched_;
+  std::vector<int64_t> calls_;
+};
+
+class NamespaceTest : public ::testing::Test {
+ protected:
+  // Runs one of each operation through a namespace with `latency`.
+  void RunEachOperation(const Latency& latency) {
+    Namespace ns(&timed_, "ns", latency);
+    ASSERT_TRUE(ns.Put(sched_, "k", "v", {}).ok());
+    ASSERT_EQ(ns.Get(sched_, "k")->value, "v");
+    ASSERT_EQ(ns.List(sched_, "", "", 10)->keys.size(), 1u);
+    ASSERT_TRUE(ns.Delete(sched_, "k").ok());
+  }
+
+  test::FakeScheduler sched_{/*seed=*/7};
+  MemoryStore memory_{&sched_, 1};
+  TimedStore timed_{&memory_, &sched_};
+};
+
+Latency Fixed(double ms) {
+  Latency l;
+  l.dist = Latency::Dist::kFixed;
+  l.ms = ms;
+  return l;
+}
+
+TEST_F(NamespaceTest, NoLatencyNeverSleepsNorYields) {
+  RunEachOperation(Latency{});
+  EXPECT_TRUE(sched_.sleeps().empty());
+  EXPECT_EQ(sched_.NowMicros(), 0);
+  EXPECT_EQ(timed_.calls().size(), 4u);
+}
+
+TEST_F(NamespaceTest, FixedLatencyWaitsHalfBeforeAndHalfAfterEachOperation) {
+  RunEachOperation(Fixed(10));
+  EXPECT_EQ(sched_.sleeps(), std::vector<int64_t>(8, 5000));
+  EXPECT_EQ(sched_.NowMicros(), 4 * 10'000);
+  // Each store call happens at the midpoint of its operation's delay.
+  EXPECT_EQ(timed_.calls(), (std::vector<int64_t>{5000, 15'000, 25'000, 35'000}));
+}
+
+TEST_F(NamespaceTest, AnOddDelayPutsTheExtraMicrosecondAfterTheOperation) {
+  Namespace ns(&timed_, "ns", Fixed(0.003));
+  ASSERT_TRUE(ns.Get(sched_, "k").status().code() == Code::kNotFound);
+  EXPECT_EQ(sched_.sleeps(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_F(NamespaceTest, AOneMicrosecondDelaySkipsTheEmptyFirstHalf) {
+  Namespace ns(&timed_, "ns", Fixed(0.001));
+  ASSERT_TRUE(ns.Delete(sched_, "k").ok());
+  EXPECT_EQ(sched_.sleeps(), (std::vector<int64_t>{1}));
+}
+
+TEST_F(NamespaceTest, ErrorsFromTheStoreStillWaitTheWholeDelay) {
+  Namespace ns(&timed_, "ns", Fixed(4));
+  EXPECT_EQ(ns.Get(sched_, "").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(sched_.NowMicros(), 4000);
+}
+
+TEST(LatencyTest, NoneDrawsZeroAndConsumesNoRandomness) {
+  test::FakeScheduler a(1), b(1);
+  EXPECT_EQ(Latency{}.DrawMicros(a), 0);
+  EXPECT_EQ(a.Random(), b.Random());
+}
+
+TEST(LatencyTest, NegativeOrNonsenseParametersDrawZero) {
+  test::FakeScheduler sched;
+  EXPECT_EQ(Fixed(-5).DrawMicros(sched), 0);
+  Latency uniform{Latency::Dist::kUniform, 0, -3, -1, 0, 0};
+  EXPECT_EQ(uniform.DrawMicros(sched), 0);
+  Latency lognormal{Latency::Dist::kLogNormal, 0, 0, 0, -10, 1};
+  EXPECT_EQ(lognormal.DrawMicros(sched), 0);
+}
+
+TEST(LatencyTest, UniformDrawsStayInRangeAndSpreadAcrossIt) {
+  test::FakeScheduler sched(3);
+  Latency l{Latency::Dist::kUniform, 0, 2, 8, 0, 0};
+  int64_t lo = INT64_MAX, hi = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const int64_t d = l.DrawMicros(sched);
+    ASSERT_GE(d, 2000);
+    ASSERT_LE(d, 8000);
+    lo = std::min(lo, d);
+    hi = std::max(hi, d);
+  }
+  EXPECT_LT(lo, 2100);
+  EXPECT_GT(hi, 7900);
+}
+
+TEST(LatencyTest, LogNormalMedianIsTheConfiguredMedian) {
+  test::FakeScheduler sched(11);
+  Latency l{Latency::Dist::kLogNormal, 0, 0, 0, 20, 0.8};
+  std::vector<int64_t> draws;
+  for (int i = 0; i < 10'001; ++i) {
+    draws.push_back(l.DrawMicros(sched));
+    ASSERT_GE(draws.back(), 0);
+  }
+  std::nth_element(draws.begin(), draws.begin() + 5000, draws.end());
+  // The sample median's standard error here is ~1 %; allow 5 %.
+  EXPECT_NEAR(static_cast<double>(draws[5000]), 20'000.0, 1000.0);
+  // Right-skewed: the mean sits above the median (exp(sigma^2 / 2) ~ 1.38x).
+  double sum = 0;
+  for (int64_t d : draws) sum += static_cast<double>(d);
+  EXPECT_GT(sum / draws.size(), 1.2 * 20'000);
+}
+
+TEST(LatencyTest, AHugeSigmaIsCappedAtTheMaximumDelay) {
+  test::FakeScheduler sched(5);
+  Latency l{Latency::Dist::kLogNormal, 0, 0, 0, 10, 500};
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t d = l.DrawMicros(sched);
+    ASSERT_GE(d, 0);
+    ASSERT_LE(d, kMaxDelayMicros);
+  }
+}
+
+TEST(LatencyTest, TheSameSeedReplaysTheSameDraws) {
+  test::FakeScheduler a(99), b(99);
+  Latency l{Latency::Dist::kLogNormal, 0, 0, 0, 5, 1};
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(l.DrawMicros(a), l.DrawMicros(b));
+}
+
+}  // namespace
+}  // namespace edgelab::kv
