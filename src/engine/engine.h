@@ -8,16 +8,30 @@
 // Threading: Module is immutable after Load and safe to share. An Engine and
 // the Isolates it made belong to one OS thread (wabt keeps one Store per
 // thread); an Isolate may run on any fiber of that thread, and several
-// isolates of one engine may be suspended mid-call at once.
+// isolates of one engine may be suspended mid-call at once (a host function
+// waiting on the scheduler). Nothing in an Engine assumes one call at a time:
+// the request context and the interpreter stack live in each Isolate.
 //
 // Limits, enforced per call:
 //   CPU: Load rewrites the module to charge fuel at every function entry and
-//        loop head (the instructions of that straight-line region). A call
-//        starts with `fuel`; below zero it ends kOutOfFuel.
-//   Memory: memory.grow beyond `max_memory_pages` fails (returns -1) as the
-//        spec allows; if the call then traps, it ends kOutOfMemory.
-//   Traps: any trap (incl. call-stack exhaustion) ends kTrap with the message
-//        and the innermost guest function's name from the name section.
+//        loop head: the instructions of that region, counted up front (both
+//        arms of an `if`, nested blocks; a nested loop charges for itself),
+//        plus the check's own, so fuel is an upper bound on instructions run
+//        (details in rewrite.h). Bulk memory and table operations
+//        (memory.fill/copy/init, table.fill/copy/init) also charge for their
+//        length. A call starts with `fuel`; below zero it ends kOutOfFuel.
+//   Memory: memory.grow beyond `max_memory_pages` (or the module's own
+//        maximum) fails (returns -1) as the spec allows; if the call then
+//        traps, it ends kOutOfMemory. The cap is the memory's declared
+//        maximum in the engine's copy of the module (one copy per distinct
+//        cap), so the interpreter's own grow enforces it. Tables are capped
+//        at kMaxTableElements.
+//   Stack: guest recursion deeper than the interpreter's call stack (about
+//        1,600 frames) traps with "call stack exhausted"; the host's own
+//        stack is never at risk (the interpreter keeps guest frames on the
+//        heap).
+//   Traps: any trap ends kTrap with the message and the innermost guest
+//        function's name from the name section ("func[<index>]" without one).
 // An isolate whose call did not end kOk (or ended kExit) must be discarded:
 // its stack pointer and heap may be mid-update.
 //
@@ -36,10 +50,24 @@
 
 namespace edgelab::engine {
 
-// Fuel units per millisecond of CPU: about the instructions the interpreter
-// runs in a millisecond on the reference 2-core machine (docs/benchmarks.md).
-inline constexpr uint64_t kFuelPerMs = 100'000;
+// Fuel units per millisecond of CPU. A unit is one instruction the
+// interpreter runs, counted up front per region (rewrite.h): the guest's
+// instructions plus the 8 of each fuel check, so fuel follows the
+// interpreter's real work whatever the shape of the loop. Measured with
+// src/engine/fuel_bench.cc (RelWithDebInfo, process CPU time, best of 5; the
+// 2-core dev VM, g++ 12, wabt 1.0.32, three runs, other builds running):
+//   tight loop (8-instruction body): 134-143 k fuel/ms; unmetered it runs
+//     143-155 M instr/s, so metering costs +113..+120 % (the check is as
+//     long as the body: the worst case for overhead);
+//   mixed loop (arithmetic, memory, an if, a call): 136-141 k fuel/ms;
+//     metering costs +38..+46 %;
+//   `loop br 0` (clang's `for (;;);`): 140-149 k fuel/ms.
+// Rounded to 140,000: `cpu_ms` matches real CPU within about 10 % here.
+// Re-measure on the reference machine before relying on absolute times.
+inline constexpr uint64_t kFuelPerMs = 140'000;
 inline constexpr uint32_t kPageBytes = 64 * 1024;
+// Largest table (elements) a module may declare or grow to; 8 bytes each.
+inline constexpr uint32_t kMaxTableElements = 1u << 20;
 
 struct Limits {
   uint64_t fuel = 50 * kFuelPerMs;
@@ -49,11 +77,16 @@ struct Limits {
 struct CallOutcome {
   enum class Kind { kOk, kTrap, kOutOfFuel, kOutOfMemory, kExit };
   Kind kind = Kind::kOk;
-  std::string message;    // trap message; empty for kOk
-  std::string function;   // innermost guest function at the trap, if known
-  int32_t exit_code = 0;  // kExit
+  std::string message;     // trap message; empty for kOk
+  std::string function;    // innermost guest function at the trap, if known
+  int32_t exit_code = 0;   // kExit
+  uint64_t fuel_used = 0;  // fuel the call burnt (all of it for kOutOfFuel)
   bool ok() const { return kind == Kind::kOk; }
 };
+
+// Finds the host function a module may import as module.name (nullptr when
+// there is none). The returned object must outlive every Engine.
+using HostResolver = const abi::HostFunction* (*)(std::string_view module, std::string_view name);
 
 class ModuleImpl;
 class EngineImpl;
@@ -63,17 +96,23 @@ class Module {
  public:
   // Reads, validates and meters the module at `path`; checks that it exports
   // a memory named "memory" and every name in `required_exports` as a
-  // function, and that every import is an ABI v1 host function with the
-  // right signature (unknown WASI preview1 functions returning i32 are bound
-  // to a stub answering ENOSYS).
+  // function () -> () (so is `_initialize` when exported), and that every
+  // import is an ABI v1 host function with the right signature (unknown WASI
+  // preview1 functions returning i32 are bound to a stub answering ENOSYS).
   // Errors: kNotFound / kIOError (file), kInvalidArgument ("<path>: <why>")
-  // for a malformed, invalid or unsupported module.
+  // for a malformed, invalid or unsupported module (the message names the
+  // unsupported proposal, e.g. threads or multi-memory).
   static Result<std::shared_ptr<const Module>> Load(
       const std::string& path, const std::vector<std::string>& required_exports);
   // As Load, from bytes; `name` stands for the path in messages.
   static Result<std::shared_ptr<const Module>> FromBytes(
       std::string name, std::vector<uint8_t> bytes,
       const std::vector<std::string>& required_exports);
+  // As above, linking imports through `resolve` instead of
+  // abi::FindHostFunction (tests, tools with their own host functions).
+  static Result<std::shared_ptr<const Module>> FromBytes(
+      std::string name, std::vector<uint8_t> bytes,
+      const std::vector<std::string>& required_exports, HostResolver resolve);
   ~Module();
 
   const std::string& name() const;
@@ -87,7 +126,15 @@ class Module {
 
 class Isolate;
 
+// Counters for tests and metrics.
+struct EngineStats {
+  uint64_t live_isolates = 0;
+  uint64_t store_objects = 0;  // interpreter objects, incl. garbage not yet collected
+  uint64_t collections = 0;    // garbage collections of the store so far
+};
+
 // One per OS thread.
+// Requires: every Isolate it made is destroyed before it (CHECKed).
 class Engine {
  public:
   Engine();
@@ -95,13 +142,17 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // A fresh instance of `module`, with `_initialize` already called when the
-  // module exports it (reactor model). `ctx` serves host calls made by
-  // `_initialize` (logging, mostly); it may be null only if there are none.
-  // Errors: kResourceExhausted when the initial memory exceeds the limit,
-  // kTrap when instantiation or _initialize traps.
+  // A fresh instance of `module`, with its start function and then
+  // `_initialize` already called when the module has them (reactor model),
+  // each with `limits.fuel`. `ctx` serves host calls made by them (logging,
+  // mostly); if it is null such a call traps.
+  // Errors: kResourceExhausted when the initial memory exceeds the limit or
+  // initialization runs out of fuel or memory; kTrap when instantiation or
+  // initialization traps (or exits).
   Result<std::unique_ptr<Isolate>> Instantiate(std::shared_ptr<const Module> module,
                                                const Limits& limits, abi::Context* ctx);
+
+  EngineStats stats() const;
 
  private:
   std::unique_ptr<EngineImpl> impl_;
@@ -109,9 +160,12 @@ class Engine {
 
 class Isolate {
  public:
-  ~Isolate();
+  ~Isolate();  // Requires: not in the middle of Call (on another fiber).
   // Calls the exported function `name` (no params, no results) with `ctx`
-  // serving its host calls and `limits.fuel` fuel.
+  // serving its host calls and the Instantiate limits' fuel. A missing
+  // export, or a call while this isolate is already mid-call on another
+  // fiber, ends kTrap without running anything.
+  // Requires: ctx != nullptr if the function makes host calls (else it traps).
   CallOutcome Call(std::string_view name, abi::Context* ctx);
   // Memory now committed to this isolate, in bytes.
   uint64_t memory_bytes() const;
