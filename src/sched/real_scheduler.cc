@@ -20,9 +20,41 @@
 
 #include "base/status.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define EDGELAB_ASAN 1
+#endif
+
 namespace edgelab::sched {
 
 namespace ctx = boost::context;
+
+// AddressSanitizer must be told about every switch between stacks, or it
+// mistakes a fiber's frames for a buffer overflow of the loop's stack. Each
+// switch is start (before) and finish (after, on the new stack). No-ops in
+// other builds.
+struct StackSwitch {
+  const void* bottom = nullptr;  // lowest address of the stack
+  size_t size = 0;
+  void* fake_stack = nullptr;
+  void Start([[maybe_unused]] const StackSwitch& to, [[maybe_unused]] bool exiting) {
+#ifdef EDGELAB_ASAN
+    __sanitizer_start_switch_fiber(exiting ? nullptr : &fake_stack, to.bottom, to.size);
+#endif
+  }
+  // After arriving; records the stack we came from into `from` when given.
+  void Finish([[maybe_unused]] StackSwitch* from) {
+#ifdef EDGELAB_ASAN
+    const void* bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(fake_stack, &bottom, &size);
+    if (from != nullptr) {
+      from->bottom = bottom;
+      from->size = size;
+    }
+#endif
+  }
+};
 
 class Fiber {
  public:
@@ -31,6 +63,8 @@ class Fiber {
   ctx::fiber caller;  // the loop's suspended state, while the fiber runs
   std::function<void()> fn;
   boost::asio::steady_timer timer;
+  StackSwitch stack;       // this fiber's stack
+  StackSwitch loop_stack;  // the loop's stack, learnt on entry
 };
 
 // Stacks of a fixed size with a PROT_NONE guard page below each, reused
@@ -57,10 +91,18 @@ struct RealScheduler::StackPool {
     return base;
   }
   void Give(void* base) { free.push_back(base); }
+  // The usable range of the stack Take() returned last.
+  StackSwitch Usable(void* base) const {
+    StackSwitch s;
+    s.bottom = static_cast<char*>(base) + page;
+    s.size = usable_bytes;
+    return s;
+  }
 
   size_t page;
   size_t usable_bytes;
   std::vector<void*> free;
+  void* last = nullptr;  // set by PoolAllocator::allocate
 };
 
 namespace {
@@ -72,6 +114,7 @@ class PoolAllocator {
   explicit PoolAllocator(Pool* pool) : pool_(pool) {}
   ctx::stack_context allocate() {
     void* base = pool_->Take();
+    pool_->last = base;
     ctx::stack_context sc;
     sc.size = pool_->usable_bytes;
     sc.sp = static_cast<char*>(base) + pool_->page + pool_->usable_bytes;
@@ -129,12 +172,15 @@ void RealScheduler::Spawn(std::function<void()> fn) {
   }
   f->fn = std::move(fn);
   f->self = ctx::fiber(std::allocator_arg, PoolAllocator<StackPool>(stacks_.get()),
-                       [this, f](ctx::fiber&& caller) {
+                       [f](ctx::fiber&& caller) {
+                         f->stack.Finish(&f->loop_stack);
                          f->caller = std::move(caller);
                          f->fn();
                          f->fn = nullptr;
+                         f->stack.Start(f->loop_stack, /*exiting=*/true);
                          return std::move(f->caller);
                        });
+  f->stack = stacks_->Usable(stacks_->last);
   ++live_fibers_;
   boost::asio::post(io_, [this, f] { Resume(f); });
 }
@@ -142,7 +188,10 @@ void RealScheduler::Spawn(std::function<void()> fn) {
 void RealScheduler::Resume(Fiber* f) {
   EDGELAB_CHECK(current_ == nullptr);
   current_ = f;
+  StackSwitch loop;
+  loop.Start(f->stack, /*exiting=*/false);
   f->self = std::move(f->self).resume();
+  loop.Finish(nullptr);
   current_ = nullptr;
   if (!f->self) {  // the fiber returned: its stack is already back in the pool
     --live_fibers_;
@@ -157,7 +206,9 @@ Fiber* RealScheduler::Current() { return current_; }
 void RealScheduler::Suspend() {
   Fiber* f = current_;
   EDGELAB_CHECK(f != nullptr);
+  f->stack.Start(f->loop_stack, /*exiting=*/false);
   f->caller = std::move(f->caller).resume();
+  f->stack.Finish(nullptr);
 }
 
 void RealScheduler::Wake(Fiber* fiber) {
