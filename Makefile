@@ -14,7 +14,8 @@ deps:
 configure: deps
 	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-test: all
+# The suite runs twice: on the release build, then under ASan/UBSan.
+test: all asan
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 demo: all
