@@ -43,10 +43,16 @@ HostOutcome KvList(HostCall& c);
 
 // wasi_calls.cc: the WASI preview1 subset.
 HostOutcome FdWrite(HostCall& c);
-HostOutcome FdBadf(HostCall& c);
+HostOutcome FdClose(HostCall& c);
+HostOutcome FdRead(HostCall& c);
+HostOutcome FdSeek(HostCall& c);
+HostOutcome FdPrestatGet(HostCall& c);
+HostOutcome FdPrestatDirName(HostCall& c);
 HostOutcome FdFdstatGet(HostCall& c);
 HostOutcome ArgsSizesGet(HostCall& c);
 HostOutcome ArgsGet(HostCall& c);
+HostOutcome EnvironSizesGet(HostCall& c);
+HostOutcome EnvironGet(HostCall& c);
 HostOutcome ClockTimeGet(HostCall& c);
 HostOutcome ClockResGet(HostCall& c);
 HostOutcome RandomGet(HostCall& c);

@@ -42,6 +42,10 @@ struct PutOptionsRaw {
 };
 static_assert(sizeof(PutOptionsRaw) == 48);
 
+// Expirations are seconds; past this (the year 5138) a value is a bug or an
+// attack, and seconds * 1000 + now must not overflow int64.
+constexpr int64_t kMaxExpirationSeconds = int64_t{1} << 37;
+
 // Reads and checks the options struct; false traps. `*bad` is set for a
 // well-formed read of invalid values (an EINVAL result, not a trap).
 bool ReadPutOptions(Guest& g, uint32_t ptr, kv::PutOptions* opts, PutOptionsRaw* raw, bool* bad) {
@@ -59,7 +63,8 @@ bool ReadPutOptions(Guest& g, uint32_t ptr, kv::PutOptions* opts, PutOptionsRaw*
   }
   using C = kv::PutOptions::Condition;
   if (raw->condition > 2 || raw->reserved != 0 || raw->expiration_ttl < 0 ||
-      raw->expiration < 0) {
+      raw->expiration < 0 || raw->expiration_ttl > kMaxExpirationSeconds ||
+      raw->expiration > kMaxExpirationSeconds) {
     *bad = true;
     return true;
   }

@@ -57,7 +57,9 @@ HostOutcome ReqHeader(HostCall& c) {
 HostOutcome RespStatus(HostCall& c) {
   Guest g(c, "resp_status");
   int32_t code = g.I32(0);
-  if (code < 100 || code > 599) return g.Trap("status " + std::to_string(code) + " not in 100-599");
+  // A worker gives a final response: 1xx are interim statuses HTTP/1.1 sends
+  // on its own (100 Continue), never a handler's answer.
+  if (code < 200 || code > 599) return g.Trap("status " + std::to_string(code) + " not in 200-599");
   c.ctx->response.status = code;
   c.ctx->response.status_set = true;
   return HostOutcome::Return();
