@@ -54,6 +54,11 @@ class Context {
   Context(sched::Scheduler* sched, const std::vector<KvBinding>* kv, LogFn log)
       : sched_(sched), kv_(kv), log_(std::move(log)) {}
 
+  // A context for a new isolate's _initialize, run while serving this one:
+  // the same services and log, but no request to read and a response nobody
+  // sends (initialization must not see or answer someone's request).
+  Context ForInit() const { return Context(sched_, kv_, log_); }
+
   sched::Scheduler& sched() const { return *sched_; }
   const std::vector<KvBinding>& kv() const { return *kv_; }
   void Log(LogLevel level, std::string_view msg) const {
@@ -64,6 +69,9 @@ class Context {
   Request request;
   // Built by the guest; the runtime sends it.
   Response response;
+  // Largest response body a guest may write (resp_write traps past it): the
+  // body lives in host memory, so it counts against the worker's memory.
+  uint64_t max_response_bytes = 128 * 1024 * 1024;
   // Partial stdout/stderr lines from WASI fd_write, flushed at newline.
   std::string stdout_line, stderr_line;
 

@@ -1,6 +1,7 @@
 // abi/request_calls.cc: host functions for the request, the response, time,
 // randomness and logging (docs/abi.md).
-#include <strings.h>
+#include <cctype>
+#include <cstring>
 
 #include "abi/calls.h"
 #include "abi/context.h"
@@ -18,6 +19,19 @@ HostOutcome ReturnBytes(HostCall& c, std::string_view fn, std::string_view data)
   if (!g.WriteOut(g.U32(0), g.U32(1), data, &len)) return g.Trap();
   g.Return(len);
   return HostOutcome::Return();
+}
+
+constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
+
+// ASCII case-insensitive equality over every byte (NULs included, unlike
+// strncasecmp, which would stop at one).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x != y && std::tolower(x) != std::tolower(y)) return false;
+  }
+  return true;
 }
 
 bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
@@ -41,7 +55,7 @@ HostOutcome ReqHeader(HostCall& c) {
   std::string_view name;
   if (!g.Read(g.U32(0), g.U32(1), &name)) return g.Trap();
   for (const auto& [n, value] : c.ctx->request.headers) {
-    if (n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0) {
+    if (EqualsIgnoreCase(n, name)) {
       uint32_t len;
       if (!g.WriteOut(g.U32(2), g.U32(3), value, &len)) return g.Trap();
       g.Return(len);
@@ -74,8 +88,15 @@ HostOutcome RespHeader(HostCall& c) {
     return g.Trap("invalid header name or value (empty name, ':' in name, or CR/LF)");
   }
   // The host owns framing: a guest's Content-Length could only be wrong.
-  if (name.size() == 14 && strncasecmp(name.data(), "content-length", 14) == 0) {
+  if (EqualsIgnoreCase(name, "content-length")) {
     return HostOutcome::Return();
+  }
+  // Beast and most proxies refuse header blocks past ~64 KiB: fail here, in
+  // the guest, not later at the front.
+  size_t total = name.size() + value.size();
+  for (const auto& [n, v] : c.ctx->response.headers) total += n.size() + v.size() + 4;
+  if (total > kMaxResponseHeaderBytes) {
+    return g.Trap("response headers over " + std::to_string(kMaxResponseHeaderBytes) + " bytes");
   }
   c.ctx->response.headers.emplace_back(name, value);
   return HostOutcome::Return();
@@ -85,6 +106,10 @@ HostOutcome RespWrite(HostCall& c) {
   Guest g(c, "resp_write");
   std::string_view data;
   if (!g.Read(g.U32(0), g.U32(1), &data)) return g.Trap();
+  if (c.ctx->response.body.size() + data.size() > c.ctx->max_response_bytes) {
+    return g.Trap("response body over " + std::to_string(c.ctx->max_response_bytes) +
+                  " bytes (the worker's memory limit)");
+  }
   c.ctx->response.body.append(data);
   return HostOutcome::Return();
 }

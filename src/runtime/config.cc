@@ -2,6 +2,7 @@
 // keys and wrong types are errors that point at the line.
 #include "runtime/config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -75,7 +76,9 @@ class Parser {
     std::string full = std::string(where) + std::string(key);
     if (!n->is_number()) return Error(n, full, "must be a number");
     double v = n->value<double>().value_or(0);
-    if (v < 0) return Error(n, full, "must not be negative");
+    if (!std::isfinite(v) || v < 0 || v > 3'600'000) {
+      return Error(n, full, "must be a number from 0 to 3600000 (one hour, in ms)");
+    }
     *out = v;
     return Status::OK();
   }
@@ -107,7 +110,7 @@ Status Parser::Top(const toml::table& root, Config* c) const {
   if (main.empty()) return Error(static_cast<const toml::node*>(nullptr), "main", "missing: the path of the worker's .wasm module");
   fs::path p(main);
   c->main = (p.is_absolute() ? p : fs::path(c->dir) / p).lexically_normal().string();
-  if (c->name.empty()) c->name = fs::path(c->path).parent_path().filename().string();
+  if (c->name.empty()) c->name = fs::absolute(c->path).parent_path().filename().string();
   return Status::OK();
 }
 

@@ -77,6 +77,19 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheKey) {
   EXPECT_TRUE(FailsWith("main = \"a\"\nkv_namespaces = 3\n", "kv_namespaces"));
 }
 
+TEST(ConfigTest, NonFiniteLatencyIsRejected) {
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[kv.latency]\ndist = \"fixed\"\nms = nan\n",
+                        "kv.latency.ms: must be a number from 0"));
+  EXPECT_TRUE(FailsWith("main = \"a\"\n[kv.latency]\ndist = \"fixed\"\nms = inf\n",
+                        "kv.latency.ms: must be a number from 0"));
+}
+
+TEST(ConfigTest, ARelativePathStillNamesTheWorkerAfterItsFolder) {
+  auto c = ParseConfig("edge.toml", "main = \"w.wasm\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->name.empty());
+}
+
 TEST(ConfigTest, TomlSyntaxErrorsNameFileAndLine) {
   EXPECT_TRUE(FailsWith("main = \"a\"\n[limits\n", "/w/edge.toml:2:"));
 }

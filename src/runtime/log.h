@@ -13,6 +13,11 @@
 
 namespace edgelab::runtime {
 
+// A guest's message made safe for one log line: CR, LF and other control
+// bytes are escaped (a guest must not forge access or error lines) and the
+// text is cut at 16 KiB.
+std::string GuestText(std::string_view msg);
+
 class Log {
  public:
   // `quiet` drops access lines only; errors and guest logs still print.

@@ -30,7 +30,8 @@ Status IsolatePool::Prewarm(size_t n, abi::Context* ctx) {
 }
 
 Result<std::unique_ptr<PooledIsolate>> IsolatePool::Create(abi::Context* ctx) {
-  auto isolate = engine_->Instantiate(module_, limits_, ctx);
+  abi::Context init = ctx->ForInit();
+  auto isolate = engine_->Instantiate(module_, limits_, &init);
   if (!isolate.ok()) return isolate.status();
   auto p = std::make_unique<PooledIsolate>();
   p->isolate = std::move(*isolate);

@@ -32,7 +32,9 @@ const char* LevelName(abi::LogLevel level) {
   return "info";
 }
 
-size_t DivRoundUp(size_t a, size_t b) { return (a + b - 1) / b; }
+// Loop i's share of `total` split over `n` loops: the shares sum to `total`
+// exactly (the first total % n loops get one more).
+size_t ShareOf(size_t total, size_t n, size_t i) { return total / n + (i < total % n ? 1 : 0); }
 
 // The path part of a request target, for the access log.
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -62,12 +64,13 @@ Status Runtime::Start() {
   engine::Limits limits;
   limits.fuel = uint64_t{config_.cpu_ms} * engine::kFuelPerMs;
   limits.max_memory_pages = config_.memory_mb * (1024 * 1024 / engine::kPageBytes);
-  size_t n = loops_->size();
-  size_t max = DivRoundUp(config_.isolates_max, n);
-  size_t min = DivRoundUp(config_.isolates_min, n);
+  // Pools on the first min(loops, max) loops only, so that `max` bounds the
+  // isolates of the whole process exactly (max = 1 serializes every request).
+  size_t n = std::min<size_t>(loops_->size(), config_.isolates_max);
   for (size_t i = 0; i < n; ++i) {
-    states_.push_back(std::make_unique<LoopState>(&loops_->loop(i), module, limits, max,
-                                                  [this] { return next_isolate_id_++; }));
+    states_.push_back(std::make_unique<LoopState>(
+        &loops_->loop(i), module, limits, ShareOf(config_.isolates_max, n, i),
+        [this] { return next_isolate_id_++; }));
   }
   // Prewarm on a fiber of a scheduler of our own, before the loops run, so an
   // _initialize that waits (or fails) does so here and its error reaches the
@@ -76,39 +79,59 @@ Status Runtime::Start() {
   Status status;
   boot.Spawn([&] {
     abi::Context ctx(&boot, &bindings_, [this](abi::LogLevel level, std::string_view msg) {
-      log_->Line(config_.name + " init " + LevelName(level) + ": " + std::string(msg));
+      log_->Line(config_.name + " init " + LevelName(level) + ": " + GuestText(msg));
     });
-    for (auto& s : states_) {
-      status = s->pool.Prewarm(std::max<size_t>(min, 1), &ctx);
-      if (!status.ok()) break;
+    // At least one isolate per pool even with min = 0: a module whose
+    // _initialize fails should fail `serve`, not its first request.
+    for (size_t i = 0; i < states_.size() && status.ok(); ++i) {
+      size_t min = ShareOf(config_.isolates_min, states_.size(), i);
+      status = states_[i]->pool.Prewarm(std::max<size_t>(min, 1), &ctx);
     }
     boot.Stop();
   });
   boot.Run();
-  if (!status.ok()) return Status(status.code(), config_.main + ": " + status.message());
-  return Status::OK();
+  return status;
 }
 
 void Runtime::Handle(size_t loop_index, abi::Request req,
                      std::function<void(abi::Response)> done) {
-  LoopState& loop = *states_[loop_index];
+  sched::RealScheduler& origin = loops_->loop(loop_index);
+  const int64_t arrived = origin.NowMicros();
   ++in_flight_;
-  loop.sched->Spawn([this, &loop, req = std::move(req), done = std::move(done)]() mutable {
-    Serve(loop, std::move(req), done);
-    --in_flight_;
+  if (loop_index < states_.size()) {
+    LoopState& loop = *states_[loop_index];
+    loop.sched->Spawn([this, &loop, arrived, req = std::move(req), done = std::move(done)]() mutable {
+      Serve(loop, arrived, std::move(req), done);
+      --in_flight_;
+    });
+    return;
+  }
+  // A loop without a pool (max < loops): serve on a pool's loop, answer on
+  // ours (the connection belongs to this thread).
+  LoopState& loop = *states_[loop_index % states_.size()];
+  loop.sched->Post([this, &loop, &origin, arrived, req = std::move(req),
+                    done = std::move(done)]() mutable {
+    loop.sched->Spawn([this, &loop, &origin, arrived, req = std::move(req),
+                       done = std::move(done)]() mutable {
+      std::function<void(abi::Response)> reply = [&origin, &done](abi::Response r) {
+        origin.Post([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+      };
+      Serve(loop, arrived, std::move(req), reply);
+      --in_flight_;
+    });
   });
 }
 
-void Runtime::Serve(LoopState& loop, abi::Request req,
+void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
                     std::function<void(abi::Response)>& done) {
   sched::Scheduler& s = *loop.sched;
-  const int64_t start = s.NowMicros();
   uint64_t isolate_id = 0;
   abi::Context ctx(&s, &bindings_, [this, &isolate_id](abi::LogLevel level, std::string_view msg) {
     log_->Line(config_.name + " isolate=" + std::to_string(isolate_id) + " " + LevelName(level) +
-               ": " + std::string(msg));
+               ": " + GuestText(msg));
   });
   ctx.request = std::move(req);
+  ctx.max_response_bytes = uint64_t{config_.memory_mb} * 1024 * 1024;
   abi::Response response;
   auto leased = loop.pool.Acquire(&ctx);
   if (!leased.ok()) {
@@ -142,6 +165,7 @@ abi::Response Runtime::Outcome(const engine::CallOutcome& out, abi::Context& ctx
                                uint64_t isolate_id) {
   using K = engine::CallOutcome::Kind;
   std::string who = config_.name + " isolate=" + std::to_string(isolate_id);
+  std::string where = out.function.empty() ? "" : " in " + GuestText(out.function);
   switch (out.kind) {
     case K::kOk:
       return std::move(ctx.response);
@@ -150,16 +174,15 @@ abi::Response Runtime::Outcome(const engine::CallOutcome& out, abi::Context& ctx
       return std::move(ctx.response);
     case K::kOutOfFuel:
       log_->Line("error: " + who + ": exceeded CPU limit (cpu_ms=" +
-                 std::to_string(config_.cpu_ms) + ")");
+                 std::to_string(config_.cpu_ms) + ")" + where);
       return Failure(503, "worker exceeded CPU limit\n");
     case K::kOutOfMemory:
       log_->Line("error: " + who + ": exceeded memory limit (memory_mb=" +
-                 std::to_string(config_.memory_mb) + ")");
+                 std::to_string(config_.memory_mb) + ")" + where + ": " + out.message);
       return Failure(503, "worker exceeded memory limit\n");
     case K::kTrap:
       break;
   }
-  std::string where = out.function.empty() ? "" : " in " + out.function;
   log_->Line("error: " + who + ": trap" + where + ": " + out.message);
   return Failure(500, "worker trapped" + where + ": " + out.message + "\n");
 }

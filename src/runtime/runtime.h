@@ -2,12 +2,16 @@
 // the worker's module, runs it on a fiber, and turns the outcome into an
 // HTTP-shaped response.
 //
-// Shape: the runtime runs on a LoopGroup. Each loop (thread) has its own
-// Engine and its own pool of isolates, because a wabt store belongs to one
-// thread; isolates never move between loops. `[isolates] max` is split
-// evenly over the loops (rounded up), `min` likewise and created at Start.
-// A request that finds every isolate of its loop busy waits, in arrival
-// order, for one to be released. Every request runs on its own fiber, so a
+// Shape: the runtime runs on a LoopGroup. Each loop (thread) with a pool has
+// its own Engine and isolates, because a wabt store belongs to one thread;
+// isolates never move between loops. `[isolates] max` is split over the
+// first min(loops, max) loops so the shares add up to max exactly (`min`
+// likewise, at least one per pool, created at Start). A request arriving on
+// a loop without a pool is served on pool (loop % pools) and answered back
+// on its own loop. A request that finds every isolate of its pool busy waits,
+// in arrival order, for one to be released; pools do not lend to each other,
+// so one loop may queue while another idles (loops get connections from the
+// kernel's SO_REUSEPORT spread). Every request runs on its own fiber, so a
 // guest waiting in a host call (KV latency, sleep_ms) holds no OS thread.
 //
 // Outcomes (docs/abi.md "Limits"):
@@ -59,7 +63,10 @@ class Runtime {
   const Config& config() const { return config_; }
 
  private:
-  void Serve(LoopState& loop, abi::Request req, std::function<void(abi::Response)>& done);
+  // Runs on a fiber of `loop`; `start` is when the request reached Handle
+  // (NowMicros), so the access log counts time spent queued.
+  void Serve(LoopState& loop, int64_t start, abi::Request req,
+             std::function<void(abi::Response)>& done);
   // The response for a finished call; logs faults.
   abi::Response Outcome(const engine::CallOutcome& out, abi::Context& ctx, uint64_t isolate_id);
 
