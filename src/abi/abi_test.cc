@@ -237,6 +237,28 @@ TEST_F(AbiTest, FdWriteBecomesLogLinesPerFd) {
   EXPECT_EQ(CallI32("fd_write", {5, 16, 2, 40}, kWasiModule), 8);  // EBADF
 }
 
+TEST_F(AbiTest, ResponseBodyPastTheLimitTrapsInsteadOfGrowingTheHost) {
+  ctx_.max_response_bytes = 10;
+  Put(0, "0123456789A");
+  EXPECT_EQ(Call("resp_write", {0, 10}).kind, HostOutcome::Kind::kReturn);
+  HostOutcome out = Call("resp_write", {0, 1});
+  EXPECT_EQ(out.kind, HostOutcome::Kind::kTrap);
+  EXPECT_NE(out.message.find("response body over 10 bytes"), std::string::npos) << out.message;
+}
+
+TEST_F(AbiTest, FdWriteIovecArrayThatWrapsTrapsInsteadOfReadingAddressZero) {
+  // Two iovecs starting 8 bytes below 4 GiB: the second would wrap to 0.
+  HostOutcome out = Call("fd_write", {1, 0xFFFFFFF8u, 2, 40}, kWasiModule);
+  EXPECT_EQ(out.kind, HostOutcome::Kind::kTrap);
+  EXPECT_TRUE(logs_.empty());
+}
+
+TEST_F(AbiTest, HeaderNamesCompareEveryByteIncludingNul) {
+  ctx_.request.headers = {{std::string("a\0b", 3), "1"}};
+  EXPECT_EQ(CallI32("req_header", {Put(0, std::string("a\0c", 3)), 3, 100, 64}), -1);
+  EXPECT_EQ(CallI32("req_header", {Put(0, std::string("A\0B", 3)), 3, 100, 64}), 1);
+}
+
 TEST_F(AbiTest, ProcExitEndsTheRequestWithItsCode) {
   HostOutcome out = Call("proc_exit", {3}, kWasiModule);
   EXPECT_EQ(out.kind, HostOutcome::Kind::kExit);

@@ -1,7 +1,7 @@
 // abi/wasi_calls.cc: the WASI preview1 subset wasi-libc needs (docs/abi.md).
 // There is no file system: stdout and stderr become log lines, every other
 // descriptor is EBADF, arguments and environment are empty.
-#include <algorithm>
+#include <cstring>
 
 #include "abi/calls.h"
 #include "abi/context.h"
@@ -34,17 +34,21 @@ void WriteLines(Context& ctx, int fd, std::string_view data) {
 
 HostOutcome FdWrite(HostCall& c) {
   Guest g(c, "fd_write");
-  uint32_t fd = g.U32(0), iovs = g.U32(1), n = g.U32(2);
+  uint32_t fd = g.U32(0), n = g.U32(2);
+  // The whole iovec array first, in 64-bit: iovs + i * 8 must not wrap.
+  uint64_t array_bytes = uint64_t{n} * 8;
+  std::string_view array;
+  if (array_bytes > UINT32_MAX || !g.Read(g.U32(1), static_cast<uint32_t>(array_bytes), &array)) {
+    return g.Trap();
+  }
   uint64_t total = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    uint32_t ptr, len;
+    uint32_t iov[2];  // ptr, len
+    std::memcpy(iov, array.data() + uint64_t{i} * 8, 8);
     std::string_view data;
-    if (!g.LoadU32(iovs + i * 8, &ptr) || !g.LoadU32(iovs + i * 8 + 4, &len) ||
-        !g.Read(ptr, len, &data)) {
-      return g.Trap();
-    }
+    if (!g.Read(iov[0], iov[1], &data)) return g.Trap();
     if (fd == 1 || fd == 2) WriteLines(*c.ctx, static_cast<int>(fd), data);
-    total += len;
+    total += iov[1];
   }
   if (fd != 1 && fd != 2) return g.Answer(kEbadf);
   if (!g.StoreU32(g.U32(3), static_cast<uint32_t>(total))) return g.Trap();
@@ -61,9 +65,9 @@ HostOutcome FdClose(HostCall& c) {
 HostOutcome FdRead(HostCall& c) {
   Guest g(c, "fd_read");
   uint8_t* unused;
-  if (!g.Writable(g.U32(1), static_cast<uint32_t>(std::min<uint64_t>(uint64_t{g.U32(2)} * 8,
-                                                                     UINT32_MAX)),
-                  &unused) ||
+  uint64_t array_bytes = uint64_t{g.U32(2)} * 8;
+  if (array_bytes > UINT32_MAX ||
+      !g.Writable(g.U32(1), static_cast<uint32_t>(array_bytes), &unused) ||
       !g.Writable(g.U32(3), 4, &unused)) {
     return g.Trap();
   }
