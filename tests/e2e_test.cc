@@ -143,6 +143,45 @@ TEST(EndToEnd, SigtermLetsInFlightRequestsFinishThenExitsZero) {
   EXPECT_EQ(stopped.get(), 0);
 }
 
+TEST(EndToEnd, IsolatesMaxBoundsTheWholeProcessNotEachThread) {
+  TempDir dir;
+  ServerProcess s;
+  // max = 1 on two loop threads: one isolate serves everything, so its module
+  // global counts every request (once each loop had its own isolate).
+  ASSERT_TRUE(s.Start(Config(dir, "tests/guests/abi_probe.wasm", "[isolates]\nmax = 1\n"),
+                      {"--quiet", "--data", ":memory:", "--threads", "2"}))
+      << s.err();
+  for (int i = 1; i <= 20; ++i) EXPECT_EQ(HttpGet(s.port(), "/global").body, std::to_string(i));
+  EXPECT_EQ(s.Stop(), 0);
+}
+
+TEST(EndToEnd, DrainGivesUpAfterItsTimeoutAndExitsOne) {
+  TempDir dir;
+  ServerProcess s;
+  ASSERT_TRUE(s.Start(Config(dir, "tests/guests/abi_probe.wasm"),
+                      {"--data", ":memory:", "--drain-timeout", "0.2"}))
+      << s.err();
+  auto stuck = std::async(std::launch::async, [&] { return HttpGet(s.port(), "/sleep/600000"); });
+  ASSERT_TRUE(s.WaitForLog("sleeping 600000 ms")) << s.err();
+  EXPECT_EQ(s.Stop(SIGTERM), 1);
+  EXPECT_NE(s.err().find("drain timed out"), std::string::npos) << s.err();
+  EXPECT_EQ(stuck.get().status, 0);  // the connection closed unanswered
+}
+
+TEST(EndToEnd, ASecondSignalStopsAtOnce) {
+  TempDir dir;
+  ServerProcess s;
+  ASSERT_TRUE(s.Start(Config(dir, "tests/guests/abi_probe.wasm"), {"--data", ":memory:"}))
+      << s.err();
+  auto stuck = std::async(std::launch::async, [&] { return HttpGet(s.port(), "/sleep/600000"); });
+  ASSERT_TRUE(s.WaitForLog("sleeping 600000 ms")) << s.err();
+  s.Signal(SIGTERM);
+  ASSERT_TRUE(s.WaitForLog("again to stop now")) << s.err();
+  EXPECT_EQ(s.Stop(SIGINT), 1);
+  EXPECT_NE(s.err().find("again: stopping now"), std::string::npos) << s.err();
+  EXPECT_EQ(stuck.get().status, 0);
+}
+
 TEST(EndToEnd, ConfigErrorsNameTheFileAndKey) {
   TempDir dir;
   std::string bad = dir.Write("edge.toml", "main = \"w.wasm\"\n[limits]\ncpu = 5\n");

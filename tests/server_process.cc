@@ -160,6 +160,10 @@ int ServerProcess::Stop(int sig) {
   return ExitCode(status);
 }
 
+void ServerProcess::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
 bool ServerProcess::WaitForLog(const std::string& needle) {
   std::unique_lock<std::mutex> lock(mu_);
   size_t seen = 0;

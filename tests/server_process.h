@@ -44,6 +44,8 @@ class ServerProcess {
   std::string url(const std::string& path) const;
   // SIGTERM, then waits; returns the exit code (128+sig when killed).
   int Stop(int sig = 15);
+  // Sends `sig` without waiting.
+  void Signal(int sig);
   // Blocks until a stderr line contains `needle` (true) or the process ends
   // without printing one (false).
   bool WaitForLog(const std::string& needle);

@@ -17,6 +17,7 @@ struct ServeOptions {
   bool quiet = false;
   uint32_t threads = 0;      // 0: one per core
   uint64_t max_body_bytes = 100 * 1024 * 1024;
+  double drain_timeout_s = 30;  // after SIGINT/SIGTERM, before giving up on requests
 };
 int Serve(const ServeOptions& opts);
 

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
 #include "cli/commands.h"
 #include "http/server.h"
@@ -63,6 +62,34 @@ int Fail(const Status& s, int code) {
   return code;
 }
 
+// Waits for the drain; false when it did not finish: a second signal, or
+// `timeout_s` passed with requests still running (a guest sleeping for hours
+// must not keep a stopping server alive).
+bool WaitForDrain(sched::Latch& drained, double timeout_s, const runtime::Runtime& rt) {
+  const int64_t deadline = sched::MonotonicMillis() + static_cast<int64_t>(timeout_s * 1000);
+  while (!drained.IsSet()) {
+    if (int sig = sched::WaitForSignalFor({SIGINT, SIGTERM}, 50); sig != 0) {
+      std::fprintf(stderr, "edgelab: %s again: stopping now, %llu requests unanswered\n",
+                   strsignal(sig), static_cast<unsigned long long>(rt.in_flight()));
+      return false;
+    }
+    if (sched::MonotonicMillis() >= deadline) {
+      std::fprintf(stderr,
+                   "edgelab: drain timed out after %.0f s: stopping now, %llu requests "
+                   "unanswered (--drain-timeout)\n",
+                   timeout_s, static_cast<unsigned long long>(rt.in_flight()));
+      return false;
+    }
+  }
+  return true;
+}
+
+// "host:port" for a URL, with brackets around an IPv6 address.
+std::string HostPort(const std::string& host, uint16_t port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& opts) {
@@ -72,8 +99,8 @@ int Serve(const ServeOptions& opts) {
   if (!store.ok()) return Fail(store.status(), 1);
 
   sched::BlockSignals({SIGINT, SIGTERM});
-  size_t threads = opts.threads != 0 ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
-  sched::LoopGroup loops(threads);
+  sched::LoopGroup loops(opts.threads);  // 0: one per core
+  size_t threads = loops.size();
   runtime::Log log(stderr, opts.quiet);
   runtime::Runtime rt(*config, store->get(), &loops, &log);
   if (Status s = rt.Start(); !s.ok()) return Fail(s, 2);
@@ -86,16 +113,22 @@ int Serve(const ServeOptions& opts) {
   http::Server server(sopts, &handler, &loops);
   if (Status s = server.Listen(); !s.ok()) return Fail(s, 1);
   loops.Start();
-  std::fprintf(stderr, "edgelab: serving %s (%s) on http://%s:%u with %zu threads\n",
-               config->name.c_str(), config->main.c_str(), opts.host.c_str(), server.port(),
-               threads);
+  std::fprintf(stderr, "edgelab: serving %s (%s) on http://%s with %zu threads\n",
+               config->name.c_str(), config->main.c_str(),
+               HostPort(opts.host, server.port()).c_str(), threads);
 
   int sig = sched::WaitForSignal({SIGINT, SIGTERM});
-  std::fprintf(stderr, "edgelab: %s: finishing %llu in-flight requests\n", strsignal(sig),
-               static_cast<unsigned long long>(rt.in_flight()));
+  std::fprintf(stderr, "edgelab: %s: finishing %llu in-flight requests (again to stop now)\n",
+               strsignal(sig), static_cast<unsigned long long>(rt.in_flight()));
   sched::Latch drained;
   server.Shutdown([&drained] { drained.Set(); });
-  drained.Wait();
+  if (!WaitForDrain(drained, opts.drain_timeout_s, rt)) {
+    // Requests still run on the loops: flush what is stored and leave
+    // without joining them. The store is thread-safe; nothing stored is lost.
+    if (Status s = (*store)->Flush(); !s.ok()) Fail(s, 1);
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
   loops.Stop();
   if (Status s = (*store)->Flush(); !s.ok()) return Fail(s, 1);
   std::fprintf(stderr, "edgelab: stopped\n");

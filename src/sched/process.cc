@@ -4,6 +4,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
+
+#include <chrono>
 
 #include "base/status.h"
 
@@ -29,6 +32,19 @@ int WaitForSignal(std::initializer_list<int> signals) {
   int sig = 0;
   EDGELAB_CHECK(sigwait(&set, &sig) == 0);
   return sig;
+}
+
+int WaitForSignalFor(std::initializer_list<int> signals, int64_t timeout_ms) {
+  sigset_t set = SetOf(signals);
+  timespec ts{static_cast<time_t>(timeout_ms / 1000), static_cast<long>(timeout_ms % 1000) * 1000000};
+  int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;  // -1 with EAGAIN (timeout) or EINTR: no signal
+}
+
+int64_t MonotonicMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace edgelab::sched

@@ -9,6 +9,7 @@
 #define EDGELAB_SCHED_PROCESS_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <initializer_list>
 #include <mutex>
 
@@ -18,6 +19,10 @@ namespace edgelab::sched {
 void BlockSignals(std::initializer_list<int> signals);
 // Waits until one of `signals` (blocked by BlockSignals) arrives; returns it.
 int WaitForSignal(std::initializer_list<int> signals);
+// As WaitForSignal, giving up after `timeout_ms`: returns 0 then.
+int WaitForSignalFor(std::initializer_list<int> signals, int64_t timeout_ms);
+// Monotonic milliseconds, for deadlines of the main thread.
+int64_t MonotonicMillis();
 
 // A one-shot event between OS threads.
 class Latch {
@@ -30,6 +35,10 @@ class Latch {
   void Wait() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return set_; });
+  }
+  bool IsSet() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return set_;
   }
 
  private:

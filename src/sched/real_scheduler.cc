@@ -16,6 +16,7 @@
 #include <boost/context/fiber.hpp>
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <optional>
 
 #include "base/status.h"
@@ -243,7 +244,7 @@ void RealScheduler::Stop() {
 }
 
 LoopGroup::LoopGroup(size_t n, size_t stack_bytes) {
-  EDGELAB_CHECK(n > 0);
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; ++i) loops_.push_back(std::make_unique<RealScheduler>(stack_bytes));
 }
 

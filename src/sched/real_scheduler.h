@@ -68,6 +68,7 @@ class RealScheduler final : public Scheduler {
 // Threading: construct, Start() and Stop() from one controlling thread.
 class LoopGroup {
  public:
+  // `n` loops; 0 means one per core.
   explicit LoopGroup(size_t n, size_t stack_bytes = 256 * 1024);
   ~LoopGroup();  // Stops and joins.
   size_t size() const { return loops_.size(); }
