@@ -83,7 +83,7 @@ int Bench(const BenchOptions& opts) {
                      {"expected", v.expected}, {"lost", v.expected - v.after}};
     }
     std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+    return report.completed > 0 ? 0 : 1;
   }
   std::printf("%s", bench::FormatReport(report).c_str());
   if (!verify_url.empty()) {
@@ -94,7 +94,8 @@ int Bench(const BenchOptions& opts) {
                 static_cast<long long>(want), static_cast<long long>(lost),
                 lost > 0 ? " -- a race" : "");
   }
-  return 0;
+  // A run where nothing succeeded measured nothing: say so to scripts.
+  return report.completed > 0 ? 0 : 1;
 }
 
 }  // namespace edgelab::cli

@@ -22,6 +22,11 @@
 //   proc_exit(code)   -> the response so far (500 if code != 0 and no status)
 // Any outcome but the first discards the isolate; the pool makes a new one.
 //
+// Scheduling is cooperative: a guest runs until it returns or waits in a
+// host call, so a guest spinning in a loop holds its loop thread (other
+// connections of that thread wait) until its fuel, `cpu_ms`, runs out. Time
+// slicing inside the interpreter is deferred; keep `cpu_ms` small.
+//
 // Threading: Handle() must be called on loop `loop_index`'s thread; `done`
 // is called on that thread. Start() before the loops run.
 #ifndef EDGELAB_RUNTIME_RUNTIME_H_
