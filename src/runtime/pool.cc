@@ -20,11 +20,13 @@ Status IsolatePool::Prewarm(size_t n, abi::Context* ctx) {
   while (live_ < n) {
     ++live_;
     auto iso = Create(ctx);
+    // Through Release/FreeSlot, not idle_/live_ directly: a request may have
+    // queued while _initialize waited, and it is owed this isolate or slot.
     if (!iso.ok()) {
-      --live_;
+      FreeSlot();
       return iso.status();
     }
-    idle_.push_back(std::move(*iso));
+    Release(std::move(*iso));
   }
   return Status::OK();
 }

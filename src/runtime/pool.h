@@ -34,7 +34,9 @@ class IsolatePool {
               engine::Limits limits, size_t max, sched::Scheduler* sched,
               std::function<uint64_t()> next_id);
 
-  // Creates `n` idle isolates now (n <= max). `ctx` serves _initialize.
+  // Tops the pool up to `n` live isolates (n <= max); never above. Each new
+  // one goes to a waiting request if one queued meanwhile, else to idle.
+  // `ctx` serves _initialize. Requires: on a fiber of `sched`.
   Status Prewarm(size_t n, abi::Context* ctx);
   // An isolate for one request: an idle one, a new one while below max, or
   // the next one released (waiting in arrival order). Errors come from
