@@ -36,7 +36,9 @@ class AbiTest : public ::testing::Test {
     EXPECT_EQ(f->params.size(), args.size()) << name;
     results_.assign(f->results.size(), 0);
     HostCall call{&ctx_, Memory{mem_.data(), mem_.size()}, args.data(), results_.data()};
-    return f->fn(call);
+    HostOutcome out = f->fn(call);
+    last_cost_ = call.bytes;
+    return out;
   }
   int32_t CallI32(std::string_view name, std::vector<uint64_t> args,
                   std::string_view module = kModule) {
@@ -61,6 +63,7 @@ class AbiTest : public ::testing::Test {
   std::vector<uint8_t> mem_;
   std::vector<uint64_t> results_;
   std::vector<std::string> logs_;
+  uint64_t last_cost_ = 0;  // HostCall::bytes of the last call
 };
 
 TEST_F(AbiTest, RequestPartsAreCopiedWithTheirFullLength) {
@@ -251,6 +254,26 @@ TEST_F(AbiTest, FdWriteIovecArrayThatWrapsTrapsInsteadOfReadingAddressZero) {
   HostOutcome out = Call("fd_write", {1, 0xFFFFFFF8u, 2, 40}, kWasiModule);
   EXPECT_EQ(out.kind, HostOutcome::Kind::kTrap);
   EXPECT_TRUE(logs_.empty());
+}
+
+TEST_F(AbiTest, EachLoggedLineIsChargedNotJustTheBytesPassed) {
+  // 4 bytes of newlines cost four log lines, not 4 bytes.
+  Put(100, "\n\n\n\n");
+  uint32_t iov[2] = {100, 4};
+  std::memcpy(mem_.data() + 16, iov, sizeof(iov));
+  EXPECT_EQ(CallI32("fd_write", {1, 16, 1, 40}, kWasiModule), 0);
+  EXPECT_EQ(logs_.size(), 4u);
+  EXPECT_GE(last_cost_, 4 * 8 * 300u);
+  Put(0, "x");
+  ASSERT_EQ(Call("log", {1, 0, 1}).kind, HostOutcome::Kind::kReturn);
+  EXPECT_GE(last_cost_, 8 * 300u);
+}
+
+TEST_F(AbiTest, KvCallsChargeTheStoreWorkBehindThem) {
+  EXPECT_EQ(CallI32("kv_put", {0, Put(0, "k"), 1, Put(100, "v"), 1, 0}), 0);
+  EXPECT_GE(last_cost_, 8 * 4000u);
+  EXPECT_EQ(CallI32("kv_get", {0, Put(0, "k"), 1, 200, 64, 300, 65}), 1);
+  EXPECT_GE(last_cost_, 8 * 400u);
 }
 
 TEST_F(AbiTest, HeaderNamesCompareEveryByteIncludingNul) {

@@ -17,6 +17,16 @@ inline constexpr int32_t kEInval = -3;
 inline constexpr int32_t kEIO = -4;
 inline constexpr int32_t kEUnavailable = -5;
 
+// Work a host function does beyond the guest bytes it touches, in
+// HostCall::bytes units (engine::kBytesPerFuel = 8 bytes per fuel unit, and
+// ~140 fuel per microsecond). Measured 2026-11-27 on the reference machine
+// with SqliteStore directly (20,000 ops on 100 keys): a put ~27 us, a get
+// ~2.5 us; a log line is one write(2), ~0.2 us to /dev/null and a few us to a
+// pipe or terminal. The memory store is cheaper; one price keeps it simple.
+inline constexpr uint64_t kLogLineCost = 8 * 300;
+inline constexpr uint64_t kKvReadCost = 8 * 400;
+inline constexpr uint64_t kKvWriteCost = 8 * 4000;
+
 // request_calls.cc: request, response, time, randomness, logging.
 HostOutcome ReqMethod(HostCall& c);
 HostOutcome ReqUrl(HostCall& c);

@@ -16,29 +16,32 @@ HostOutcome Guest::Trap(std::string_view why) const {
 
 bool Guest::Read(uint32_t ptr, uint32_t len, std::string_view* out) {
   if (!Check(ptr, len)) return false;
+  Charge(len);
   *out = std::string_view(reinterpret_cast<const char*>(call_.mem.base + ptr), len);
   return true;
 }
 
 bool Guest::Writable(uint32_t ptr, uint32_t len, uint8_t** out) {
   if (!Check(ptr, len)) return false;
+  Charge(len);
   *out = call_.mem.base + ptr;
   return true;
 }
 
 bool Guest::WriteOut(uint32_t buf, uint32_t cap, std::string_view data, uint32_t* full_len) {
-  uint8_t* p;
-  if (!Writable(buf, cap, &p)) return false;
+  if (!Check(buf, cap)) return false;
+  Charge(data.size());
   size_t n = data.size() < cap ? data.size() : cap;
-  if (n > 0) std::memcpy(p, data.data(), n);
+  if (n > 0) std::memcpy(call_.mem.base + buf, data.data(), n);
   *full_len = static_cast<uint32_t>(data.size());
   return true;
 }
 
 bool Guest::WriteCString(uint32_t buf, uint32_t cap, std::string_view s) {
-  uint8_t* p;
-  if (!Writable(buf, cap, &p)) return false;
+  if (!Check(buf, cap)) return false;
+  Charge(s.size());
   if (cap == 0) return true;
+  uint8_t* p = call_.mem.base + buf;
   size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
   std::memcpy(p, s.data(), n);
   p[n] = 0;

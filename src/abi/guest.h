@@ -2,6 +2,13 @@
 // The pointer rule itself is stated in abi/host.h; this is its one
 // implementation. Every accessor returns false (and records a trap message
 // naming the function, pointer and length) when the range is outside memory.
+//
+// Cost: each accessor that succeeds adds to HostCall::bytes, which the engine
+// charges as fuel (host.h): Read, Writable and the Store/Load pairs their
+// length (Writable all of it, since the host may write all of it, even when
+// it only checks the range: an upper bound, like fuel itself); WriteOut and
+// WriteCString the length of `data`/`s`, which the host had to produce
+// whatever part of it fits.
 #ifndef EDGELAB_ABI_GUEST_H_
 #define EDGELAB_ABI_GUEST_H_
 
@@ -51,7 +58,9 @@ class Guest {
   HostOutcome Trap(std::string_view why) const;
 
  private:
+  // The bounds check alone; charges nothing.
   bool Check(uint32_t ptr, uint32_t len);
+  void Charge(uint64_t bytes) { call_.bytes += bytes; }
 
   HostCall& call_;
   std::string_view fn_;

@@ -53,6 +53,12 @@ struct HostCall {
   Memory mem;
   const uint64_t* args;   // one per param; i32 values are zero-extended
   uint64_t* results;      // one per result; write i32 results as uint32
+  // The call's cost: guest bytes it read or may have written plus bytes it
+  // produced, added by abi::Guest's accessors (guest.h says what each adds).
+  // The engine turns it into fuel after the call returns (engine.h, CPU), so
+  // a guest cannot hide work from its CPU limit inside host calls. A host
+  // function that does work not proportional to these bytes adds its own.
+  uint64_t bytes = 0;
 };
 
 using HostFn = HostOutcome (*)(HostCall& call);

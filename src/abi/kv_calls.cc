@@ -107,6 +107,7 @@ HostOutcome KvGet(HostCall& c) {
   }
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvReadCost;
   Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
   if (!entry.ok()) return g.Answer(ErrorCode(c, "kv_get", entry.status()));
   uint32_t len;
@@ -127,6 +128,7 @@ HostOutcome KvGetMetadata(HostCall& c) {
   }
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvReadCost;
   Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
   if (!entry.ok()) {
     return g.Answer(ErrorCode(c, "kv_get_metadata", entry.status()));
@@ -149,6 +151,7 @@ HostOutcome KvPut(HostCall& c) {
   }
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr || bad) return g.Answer(kEInval);
+  c.bytes += kKvWriteCost;
   Result<kv::PutResult> put = ns->Put(c.ctx->sched(), key, value, opts);
   if (!put.ok()) return g.Answer(ErrorCode(c, "kv_put", put.status()));
   if (put->outcome == kv::PutResult::Outcome::kPreconditionFailed) {
@@ -167,6 +170,7 @@ HostOutcome KvDelete(HostCall& c) {
   if (!g.Read(g.U32(1), g.U32(2), &key)) return g.Trap();
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvWriteCost;
   Status s = ns->Delete(c.ctx->sched(), key);
   g.Return(s.ok() ? 0 : ErrorCode(c, "kv_delete", s));
   return HostOutcome::Return();
@@ -201,6 +205,7 @@ HostOutcome KvList(HostCall& c) {
   kv::Namespace* ns = Binding(c, g.U32(0));
   uint32_t limit = g.U32(5) == 0 ? kv::kMaxListLimit : g.U32(5);
   if (ns == nullptr || limit > kv::kMaxListLimit) return g.Answer(kEInval);
+  c.bytes += kKvWriteCost;  // a range scan: priced like a write
   Result<kv::ListResult> list = ns->List(c.ctx->sched(), prefix, cursor, limit);
   if (!list.ok()) return g.Answer(ErrorCode(c, "kv_list", list.status()));
   uint32_t len;

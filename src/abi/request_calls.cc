@@ -147,6 +147,7 @@ HostOutcome Log(HostCall& c) {
   int32_t level = g.I32(0);
   if (level < 0) level = 0;
   if (level > 3) level = 3;
+  c.bytes += kLogLineCost;
   c.ctx->Log(static_cast<LogLevel>(level), msg);
   return HostOutcome::Return();
 }

@@ -16,14 +16,18 @@ constexpr int32_t kEbadf = 8;
 constexpr int32_t kEinval = 28;
 constexpr uint8_t kFiletypeCharacterDevice = 2;
 
-// Appends `data` to the fd's pending line and logs each completed line.
-void WriteLines(Context& ctx, int fd, std::string_view data) {
+// Appends `data` to the fd's pending line and logs each completed line,
+// charging each line's cost to the call (a buffer of newlines is cheap to
+// pass and dear to log).
+void WriteLines(HostCall& c, int fd, std::string_view data) {
+  Context& ctx = *c.ctx;
   std::string& line = fd == 1 ? ctx.stdout_line : ctx.stderr_line;
   LogLevel level = fd == 1 ? LogLevel::kInfo : LogLevel::kError;
   for (char ch : data) {
     if (ch == '\n') {
       ctx.Log(level, line);
       line.clear();
+      c.bytes += kLogLineCost;
     } else if (line.size() < 64 * 1024) {  // a line without end stays bounded
       line.push_back(ch);
     }
@@ -47,7 +51,7 @@ HostOutcome FdWrite(HostCall& c) {
     std::memcpy(iov, array.data() + uint64_t{i} * 8, 8);
     std::string_view data;
     if (!g.Read(iov[0], iov[1], &data)) return g.Trap();
-    if (fd == 1 || fd == 2) WriteLines(*c.ctx, static_cast<int>(fd), data);
+    if (fd == 1 || fd == 2) WriteLines(c, static_cast<int>(fd), data);
     total += iov[1];
   }
   if (fd != 1 && fd != 2) return g.Answer(kEbadf);

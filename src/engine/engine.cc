@@ -19,10 +19,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -105,6 +108,32 @@ std::string SignatureKey(const interp::FuncType& t) {
   return key;
 }
 
+// A C guest linked with --stack-first (sdk/edgelab.cmake) keeps its shadow
+// stack at the bottom of memory, growing down towards 0; a frame that does
+// not fit wraps the 32-bit stack pointer to just below 2^32, and its first
+// access traps there (up to a frame's size below, or a static offset above).
+// 16 MiB covers any plausible frame. A wild pointer a little below NULL
+// lands there too, hence "likely".
+constexpr uint64_t kWrappedStackWindow = 16u << 20;
+
+// wabt's message for a load or store out of bounds (interp.cc).
+constexpr char kOutOfBoundsAt[] = "out of bounds memory access: access at ";
+
+// `message`, with a hint when it is an access just below (or above) 2^32.
+std::string WithStackHint(std::string message) {
+  if (message.rfind(kOutOfBoundsAt, 0) != 0) return message;
+  const char* digits = message.c_str() + sizeof(kOutOfBoundsAt) - 1;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long addr = std::strtoull(digits, &end, 10);
+  if (end == digits || errno != 0) return message;
+  constexpr uint64_t k4G = uint64_t{1} << 32;
+  if (addr + kWrappedStackWindow >= k4G && addr < k4G + kWrappedStackWindow) {
+    message += " (likely a stack overflow: the guest's shadow stack ran below address 0)";
+  }
+  return message;
+}
+
 CallOutcome TrapOutcome(std::string message) {
   CallOutcome out;
   out.kind = CallOutcome::Kind::kTrap;
@@ -170,6 +199,9 @@ class IsolateImpl {
 
  private:
   CallOutcome Run(const interp::Func::Ptr& func, abi::Context* ctx);
+  // Charges a host call that returned for its work (engine.h, CPU); false
+  // when that takes fuel below zero.
+  bool ChargeHostCall(uint64_t bytes);
   CallOutcome Classify(const interp::Trap::Ptr& trap);
   std::string InnermostGuestFunction() const;
   Status InitStatus(const char* what, const CallOutcome& out) const;
@@ -402,7 +434,7 @@ CallOutcome IsolateImpl::Run(const interp::Func::Ptr& func, abi::Context* ctx) {
 CallOutcome IsolateImpl::Classify(const interp::Trap::Ptr& trap) {
   CallOutcome out;
   out.function = InnermostGuestFunction();
-  const std::string message = trap ? trap->message() : std::string("unknown trap");
+  const std::string message = trap ? WithStackHint(trap->message()) : std::string("unknown trap");
   if (exit_code_) {
     out.kind = CallOutcome::Kind::kExit;
     out.exit_code = *exit_code_;
@@ -439,12 +471,41 @@ std::string IsolateImpl::InnermostGuestFunction() const {
   return "";
 }
 
+namespace {
+
+std::string HostName(const abi::HostFunction& fn) {
+  return std::string(fn.module) + "." + std::string(fn.name);
+}
+
+// Runs `fn`, turning an exception it throws into a trap: left alone it would
+// unwind through the interpreter and the fiber's entry, where nothing can
+// catch it, and end the process. Only std::exception: Boost.Context's
+// forced_unwind (a suspended fiber being destroyed) is no std::exception and
+// must pass through, as CallScope expects.
+abi::HostOutcome InvokeHost(const abi::HostFunction& fn, abi::HostCall& call) {
+  try {
+    return fn.fn(call);
+  } catch (const std::bad_alloc&) {
+    return abi::HostOutcome::Trap(HostName(fn) + ": out of host memory");
+  } catch (const std::exception& e) {
+    return abi::HostOutcome::Trap(HostName(fn) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+bool IsolateImpl::ChargeHostCall(uint64_t bytes) {
+  const auto cost = static_cast<int64_t>(kHostCallFuel + bytes / kBytesPerFuel);
+  const int64_t left = fuel_->UnsafeGet<int64_t>() - cost;
+  fuel_->UnsafeSet(interp::Value::Make(left));
+  return left >= 0;
+}
+
 wabt::Result IsolateImpl::CallHost(const abi::HostFunction& fn, const interp::Values& params,
                                    interp::Values& results, interp::Trap::Ptr* out_trap) {
   interp::Store& store = engine_->store();
-  const std::string who = std::string(fn.module) + "." + std::string(fn.name);
   if (ctx_ == nullptr) {
-    *out_trap = interp::Trap::New(store, who + ": called with no request context");
+    *out_trap = interp::Trap::New(store, HostName(fn) + ": called with no request context");
     return wabt::Result::Error;
   }
   std::array<uint64_t, kMaxHostValues> args{}, res{};
@@ -452,9 +513,15 @@ wabt::Result IsolateImpl::CallHost(const abi::HostFunction& fn, const interp::Va
   // The view is rebuilt for every call: memory.grow moves the data.
   abi::HostCall call{ctx_, abi::Memory{memory_->UnsafeData(), memory_->ByteSize()}, args.data(),
                      res.data()};
-  abi::HostOutcome out = fn.fn(call);
+  abi::HostOutcome out = InvokeHost(fn, call);
   switch (out.kind) {
     case abi::HostOutcome::Kind::kReturn:
+      // Charged only when the call returns: one that traps or exits ends the
+      // guest's call anyway, and its own reason is the more useful report.
+      if (!ChargeHostCall(call.bytes)) {
+        *out_trap = interp::Trap::New(store, HostName(fn) + ": exceeded CPU limit");
+        return wabt::Result::Error;  // Classify sees fuel < 0: kOutOfFuel
+      }
       for (size_t i = 0; i < results.size(); ++i) results[i] = FromBits(fn.results[i], res[i]);
       return wabt::Result::Ok;
     case abi::HostOutcome::Kind::kTrap:
@@ -462,7 +529,7 @@ wabt::Result IsolateImpl::CallHost(const abi::HostFunction& fn, const interp::Va
       return wabt::Result::Error;
     case abi::HostOutcome::Kind::kExit:
       exit_code_ = out.exit_code;
-      *out_trap = interp::Trap::New(store, who + ": exit");
+      *out_trap = interp::Trap::New(store, HostName(fn) + ": exit");
       return wabt::Result::Error;
   }
   return wabt::Result::Error;

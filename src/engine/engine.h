@@ -19,7 +19,11 @@
 //        plus the check's own, so fuel is an upper bound on instructions run
 //        (details in rewrite.h). Bulk memory and table operations
 //        (memory.fill/copy/init, table.fill/copy/init) also charge for their
-//        length. A call starts with `fuel`; below zero it ends kOutOfFuel.
+//        length, and so does every host call that returns, for the bytes it
+//        moved and a fixed cost (kBytesPerFuel, kHostCallFuel). The charge
+//        comes after the work, so one host call can overrun the limit by its
+//        own work: bounded by what one call can move (the guest's memory, a
+//        KV value). A call starts with `fuel`; below zero it ends kOutOfFuel.
 //   Memory: memory.grow beyond `max_memory_pages` (or the module's own
 //        maximum) fails (returns -1) as the spec allows; if the call then
 //        traps, it ends kOutOfMemory. The cap is the memory's declared
@@ -31,7 +35,12 @@
 //        stack is never at risk (the interpreter keeps guest frames on the
 //        heap).
 //   Traps: any trap ends kTrap with the message and the innermost guest
-//        function's name from the name section ("func[<index>]" without one).
+//        function's name from the name section ("func[<index>]" without one);
+//        kOutOfFuel and kOutOfMemory name that function too. A load or store
+//        trapping just below address 2^32 gets a hint that the guest's
+//        shadow stack overflowed (it wraps there with --stack-first). An
+//        exception a host function throws becomes a trap ("<module>.<fn>:
+//        out of host memory" for std::bad_alloc, else its what()).
 // An isolate whose call did not end kOk (or ended kExit) must be discarded:
 // its stack pointer and heap may be mid-update.
 //
@@ -65,6 +74,26 @@ namespace edgelab::engine {
 // Rounded to 140,000: `cpu_ms` matches real CPU within about 10 % here.
 // Re-measure on the reference machine before relying on absolute times.
 inline constexpr uint64_t kFuelPerMs = 140'000;
+// Work inside host calls, in fuel. A host call that returns is charged
+// kHostCallFuel plus HostCall::bytes / kBytesPerFuel (abi/host.h: the guest
+// bytes it touched and the bytes it produced). Measured with fuel_bench (same
+// machine and method as kFuelPerMs, three runs), in bytes moved in the time
+// the interpreter burns one unit of fuel:
+//   memcpy: 638-675 (64 KiB buffers), 387-409 (1 MiB), 119-154 (64 MiB);
+//   resp_write of 1 MiB (a string append): 166-189;
+//   random of 1 MiB (8 bytes per call of the scheduler's mt19937_64): 8.5-8.7.
+// A host call that touches no bytes (resp_status) costs 62-77 ns more than
+// the loop around it: 9-11 fuel, 2 of which its instructions already pay.
+// kBytesPerFuel follows the slowest per-byte path, not memcpy, so that the
+// CPU limit holds whichever host function a guest leans on: at memcpy's
+// rate (119-409) a loop of 1 MiB `random` calls would outrun cpu_ms 14- to
+// 48-fold (fd_write and log also walk their bytes one by one). The price:
+// memcpy-bound calls (resp_write, req_body) pay 20-85 times their cost,
+// about 1 ms of budget per MiB moved, so the default 50 ms still lets a
+// request move ~50 MiB through host calls. Once the slow functions charge
+// their own extra (host.h), this can rise towards memcpy's rate.
+inline constexpr uint64_t kBytesPerFuel = 8;
+inline constexpr uint64_t kHostCallFuel = 10;  // 9-11 measured
 inline constexpr uint32_t kPageBytes = 64 * 1024;
 // Largest table (elements) a module may declare or grow to; 8 bytes each.
 inline constexpr uint32_t kMaxTableElements = 1u << 20;
@@ -100,8 +129,12 @@ class Module {
   // import is an ABI v1 host function with the right signature (unknown WASI
   // preview1 functions returning i32 are bound to a stub answering ENOSYS).
   // Errors: kNotFound / kIOError (file), kInvalidArgument ("<path>: <why>")
-  // for a malformed, invalid or unsupported module (the message names the
+  // for a file that is not a Wasm binary (no \0asm header: likely a .wat),
+  // a function nesting blocks deeper than 10,000 (nesting.h), or a
+  // malformed, invalid or unsupported module (the message names the
   // unsupported proposal, e.g. threads or multi-memory).
+  // Requires: a thread's stack (the main thread's 8 MB), not a fiber's: the
+  // passes over the module recurse once per nesting level (nesting.h).
   static Result<std::shared_ptr<const Module>> Load(
       const std::string& path, const std::vector<std::string>& required_exports);
   // As Load, from bytes; `name` stands for the path in messages.

@@ -16,15 +16,19 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "abi/context.h"
+#include "abi/guest.h"
 #include "abi/host.h"
 #include "engine/rewrite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/fake_scheduler.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"
@@ -38,6 +42,7 @@
 namespace edgelab::engine {
 namespace {
 
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Kind = CallOutcome::Kind;
@@ -96,6 +101,23 @@ abi::HostOutcome MemPages(abi::HostCall& c) {
   return abi::HostOutcome::Return();
 }
 
+// Reads (ptr, len) through abi::Guest, as ABI functions do: costs len bytes.
+abi::HostOutcome ReadBytes(abi::HostCall& c) {
+  abi::Guest g(c, "read");
+  std::string_view data;
+  if (!g.Read(g.U32(0), g.U32(1), &data)) return g.Trap();
+  return abi::HostOutcome::Return();
+}
+
+int g_ticks = 0;  // test.tick calls (tests are single-threaded)
+abi::HostOutcome Tick(abi::HostCall&) {
+  ++g_ticks;
+  return abi::HostOutcome::Return();
+}
+
+abi::HostOutcome ThrowBadAlloc(abi::HostCall&) { throw std::bad_alloc(); }
+abi::HostOutcome ThrowError(abi::HostCall&) { throw std::runtime_error("disk on fire"); }
+
 // ---- Fibers: a host call that suspends its fiber, as a scheduler wait does ----
 
 namespace ctx = boost::context;
@@ -142,6 +164,10 @@ const abi::HostFunction* TestResolver(std::string_view module, std::string_view 
       {"test", "halve_f64", {ValType::kF64}, {ValType::kF64}, HalveF64},
       {"test", "mem_pages", {}, {}, MemPages},
       {"test", "suspend", {}, {}, Suspend},
+      {"test", "read", {ValType::kI32, ValType::kI32}, {}, ReadBytes},
+      {"test", "tick", {}, {}, Tick},
+      {"test", "throw_bad_alloc", {}, {}, ThrowBadAlloc},
+      {"test", "throw_error", {}, {}, ThrowError},
   };
   for (const auto& f : table) {
     if (f.module == module && f.name == name) return &f;
@@ -462,6 +488,83 @@ TEST_F(EngineTest, BulkMemoryOperationsPayForTheirLength) {
   EXPECT_EQ(iso->Call("fetch", &ctx_).kind, Kind::kOutOfFuel);
 }
 
+// ---- Fuel: work inside host calls ----
+
+TEST_F(EngineTest, AHostCallPaysAFixedCostAndItsBytes) {
+  auto m = MustLoad(R"((module (import "test" "read" (func $read (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "fetch") (call $read (i32.const 0) (i32.const 0)))
+      (func (export "read8k") (call $read (i32.const 0) (i32.const 8000)))))");
+  auto iso = MustInstantiate(m);
+  CallOutcome none = iso->Call("fetch", &ctx_);
+  CallOutcome some = iso->Call("read8k", &ctx_);
+  ASSERT_TRUE(none.ok() && some.ok());
+  // The region: i32.const, i32.const, call, plus the check's 8.
+  EXPECT_EQ(none.fuel_used, 3u + 8u + kHostCallFuel);
+  EXPECT_EQ(some.fuel_used - none.fuel_used, 8000u / kBytesPerFuel);
+}
+
+// WriteOut charges the bytes the host produced, whatever part fits: here a
+// guest asking only for the body's length.
+TEST_F(EngineTest, AnAbiCallPaysForTheBytesItProduced) {
+  auto m =
+      MustLoad(R"((module (import "edgelab" "req_body" (func $body (param i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "fetch") (drop (call $body (i32.const 0) (i32.const 0))))))");
+  auto iso = MustInstantiate(m);
+  CallOutcome empty = iso->Call("fetch", &ctx_);
+  ctx_.request.body.assign(80'000, 'x');
+  CallOutcome big = iso->Call("fetch", &ctx_);
+  ASSERT_TRUE(empty.ok() && big.ok());
+  EXPECT_EQ(big.fuel_used - empty.fuel_used, 80'000u / kBytesPerFuel);
+}
+
+// The review's repro: `random` into a large buffer in a loop once ran 53 s
+// under a 5 ms limit, as did the other calls here with large buffers. Each
+// loop calls test.tick after every call, so ticks count the calls that
+// returned; the memory holds a 64 KiB buffer at 64 and an iovec for it at 0.
+constexpr char kHostLoops[] = R"((module
+  (import "test" "tick" (func $tick))
+  (import "edgelab" "random" (func $random (param i32 i32)))
+  (import "edgelab" "resp_write" (func $write (param i32 i32)))
+  (import "edgelab" "log" (func $log (param i32 i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "\40\00\00\00\00\00\01\00")
+  (func (export "fetch"))
+  (func $random_loop (export "random")
+    (loop $l (call $random (i32.const 64) (i32.const 65536)) (call $tick) (br $l)))
+  (func $resp_write_loop (export "resp_write")
+    (loop $l (call $write (i32.const 64) (i32.const 65536)) (call $tick) (br $l)))
+  (func $log_loop (export "log")
+    (loop $l (call $log (i32.const 1) (i32.const 64) (i32.const 65536)) (call $tick) (br $l)))
+  (func $fd_write_loop (export "fd_write")
+    (loop $l (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+             (call $tick) (br $l)))))";
+
+TEST_F(EngineTest, ByteHeavyHostCallsInALoopRunOutOfFuel) {
+  auto m = MustLoad(kHostLoops);
+  test::FakeScheduler sched;
+  abi::Context ctx(&sched, nullptr, nullptr);
+  Limits limits;
+  limits.fuel = 100'000;
+  const uint64_t per_call = kHostCallFuel + 65536 / kBytesPerFuel;
+  for (const char* name : {"random", "resp_write", "log", "fd_write"}) {
+    SCOPED_TRACE(name);
+    g_ticks = 0;
+    auto iso = MustInstantiate(m, limits);
+    CallOutcome out = iso->Call(name, &ctx);
+    EXPECT_EQ(out.kind, Kind::kOutOfFuel);
+    EXPECT_EQ(out.message, "exceeded CPU limit");
+    EXPECT_EQ(out.function, std::string(name) + "_loop");
+    EXPECT_EQ(out.fuel_used, limits.fuel);
+    // Every returned call paid at least per_call; the loop around it costs
+    // less than 100 more (the regions, tick's fixed cost).
+    EXPECT_LE(static_cast<uint64_t>(g_ticks), limits.fuel / per_call);
+    EXPECT_GE(static_cast<uint64_t>(g_ticks), limits.fuel / (per_call + 100) - 1);
+  }
+}
+
 TEST_F(EngineTest, AnEndlessStartFunctionFailsInstantiation) {
   auto m = MustLoad(R"((module (memory (export "memory") 1) (func (export "fetch"))
       (func $start (loop $l (br $l))) (start $start)))");
@@ -580,6 +683,71 @@ TEST_F(EngineTest, DivideByZeroTrapsNamingTheFunction) {
   EXPECT_EQ(out.function, "divide");
 }
 
+// With --stack-first a C guest's shadow stack sits at the bottom of memory;
+// this one (256-byte frames, 1 KiB of stack) recurses until the stack
+// pointer wraps below 0, as clang's prologue and a store to the frame do.
+constexpr char kShadowStack[] = R"((module (memory (export "memory") 1)
+  (global $sp (mut i32) (i32.const 1024))
+  (func $recurse (export "fetch")
+    (global.set $sp (i32.sub (global.get $sp) (i32.const 256)))
+    (i32.store offset=8 (global.get $sp) (i32.const 1))
+    (call $recurse))
+  (func $wild (export "wild") (i32.store (i32.const 70000) (i32.const 1)))
+  (func $below_zero (export "below_zero") (i32.store (i32.const -16) (i32.const 1)))
+  (func $offset_past (export "offset_past")
+    (i32.store offset=64 (i32.const -8) (i32.const 1)))))";
+
+constexpr char kStackHint[] =
+    " (likely a stack overflow: the guest's shadow stack ran below address 0)";
+
+TEST_F(EngineTest, AnAccessJustBelowAddressZeroHintsAtAStackOverflow) {
+  auto m = MustLoad(kShadowStack);
+  CallOutcome out = MustInstantiate(m)->Call("fetch", &ctx_);
+  EXPECT_EQ(out.kind, Kind::kTrap);
+  EXPECT_EQ(out.message,
+            std::string("out of bounds memory access: access at 4294967048+4 >= max value 65536") +
+                kStackHint);
+  EXPECT_EQ(out.function, "recurse");
+  EXPECT_THAT(MustInstantiate(m)->Call("below_zero", &ctx_).message, EndsWith(kStackHint));
+  // A static offset can carry the address just past 2^32.
+  EXPECT_THAT(MustInstantiate(m)->Call("offset_past", &ctx_).message, EndsWith(kStackHint));
+}
+
+TEST_F(EngineTest, AnOrdinaryOutOfBoundsAccessGetsNoStackHint) {
+  CallOutcome out = MustInstantiate(MustLoad(kShadowStack))->Call("wild", &ctx_);
+  EXPECT_EQ(out.kind, Kind::kTrap);
+  EXPECT_EQ(out.message, "out of bounds memory access: access at 70000+4 >= max value 65536");
+  EXPECT_EQ(out.function, "wild");
+}
+
+// The runtime logs the function for every fault, limits included.
+TEST_F(EngineTest, LimitFaultsNameTheGuestFunction) {
+  auto m = MustLoad(R"((module (import "test" "read" (func $read (param i32 i32)))
+      (memory (export "memory") 1 2)
+      (func $spin (loop $l (br $l)))
+      (func $reader (loop $l (call $read (i32.const 0) (i32.const 65536)) (br $l)))
+      (func $allocate (drop (memory.grow (i32.const 4))) (i32.store (i32.const 70000) (i32.const 1)))
+      (func $filler (loop $l (memory.fill (i32.const 0) (i32.const 0) (i32.const 65536)) (br $l)))
+      (func (export "fetch") (call $spin))
+      (func (export "host") (call $reader))
+      (func (export "grow") (call $allocate))
+      (func (export "fill") (call $filler))))");
+  Limits limits;
+  limits.fuel = 100'000;
+  CallOutcome spin = MustInstantiate(m, limits)->Call("fetch", &ctx_);
+  EXPECT_EQ(spin.kind, Kind::kOutOfFuel);
+  EXPECT_EQ(spin.function, "spin");
+  CallOutcome host = MustInstantiate(m, limits)->Call("host", &ctx_);
+  EXPECT_EQ(host.kind, Kind::kOutOfFuel);
+  EXPECT_EQ(host.function, "reader");
+  CallOutcome fill = MustInstantiate(m, limits)->Call("fill", &ctx_);  // in the rewrite's helper
+  EXPECT_EQ(fill.kind, Kind::kOutOfFuel);
+  EXPECT_EQ(fill.function, "filler");
+  CallOutcome grow = MustInstantiate(m, limits)->Call("grow", &ctx_);
+  EXPECT_EQ(grow.kind, Kind::kOutOfMemory);
+  EXPECT_EQ(grow.function, "allocate");
+}
+
 TEST_F(EngineTest, WithoutANameSectionTheFunctionIsNamedByIndex) {
   auto m = MustLoad(R"((module (import "test" "emit" (func (param i32)))
       (memory (export "memory") 1)
@@ -679,6 +847,28 @@ TEST_F(EngineTest, AHostTrapNamesTheCallingGuestFunction) {
   EXPECT_EQ(out.kind, Kind::kTrap);
   EXPECT_EQ(out.message, "test.fail: on purpose");
   EXPECT_EQ(out.function, "handler");
+}
+
+// An exception must not cross the interpreter and the fiber (it would end
+// the process): it becomes a trap in the calling guest function.
+TEST_F(EngineTest, AnExceptionInAHostFunctionIsATrap) {
+  auto m = MustLoad(R"((module
+      (import "test" "throw_bad_alloc" (func $oom))
+      (import "test" "throw_error" (func $error))
+      (memory (export "memory") 1)
+      (func $allocate (export "fetch") (call $oom))
+      (func $fail (export "fail") (call $error))))");
+  auto iso = MustInstantiate(m);
+  CallOutcome oom = iso->Call("fetch", &ctx_);
+  EXPECT_EQ(oom.kind, Kind::kTrap);
+  EXPECT_EQ(oom.message, "test.throw_bad_alloc: out of host memory");
+  EXPECT_EQ(oom.function, "allocate");
+  auto next = MustInstantiate(m);
+  CallOutcome error = next->Call("fail", &ctx_);
+  EXPECT_EQ(error.kind, Kind::kTrap);
+  EXPECT_EQ(error.message, "test.throw_error: disk on fire");
+  EXPECT_EQ(error.function, "fail");
+  EXPECT_TRUE(MustInstantiate(MustLoad(kEmptyWorker))->Call("fetch", &ctx_).ok());
 }
 
 TEST_F(EngineTest, HostCallsSeeTheMemoryAfterItGrew) {
@@ -785,6 +975,34 @@ TEST_F(EngineTest, ATrapAfterASuspensionIsReportedToItsOwnCall) {
   EXPECT_TRUE(run_b.out.ok());
 }
 
+// Destroying a suspended fiber unwinds it with Boost's forced_unwind, which
+// is no std::exception: the host-call path must let it through (catching it
+// would leave the fiber running on a freed stack), and the isolate must come
+// out of it idle and usable.
+TEST_F(EngineTest, DestroyingASuspendedCallUnwindsThroughTheHostCall) {
+#ifdef __SANITIZE_ADDRESS__
+  // These test fibers do not announce their stack switches to ASan (sched/
+  // does), so it takes the unwinding for a stack-use-after-scope (google/
+  // sanitizers#189). The release build runs this test.
+  GTEST_SKIP() << "unannotated fiber switches; see the release build";
+#endif
+  auto m = MustLoad(kSuspending);
+  auto iso = MustInstantiate(m);
+  abi::Context ctx(nullptr, nullptr, nullptr);
+  {
+    FiberRun run;
+    StartCall(&run, iso.get(), &ctx);
+    ASSERT_FALSE(run.done);
+    run.fiber = ctx::fiber();  // unwinds the suspended call
+    EXPECT_FALSE(run.done);
+  }
+  FiberRun again;
+  StartCall(&again, iso.get(), &ctx_);
+  ResumeCall(&again);
+  ASSERT_TRUE(again.done);
+  EXPECT_TRUE(again.out.ok()) << again.out.message;
+}
+
 // ---- The store's memory ----
 
 int64_t ResidentBytes() {
@@ -878,9 +1096,17 @@ TEST(RealGuestTest, TheLimitsGuestBreaksEachLimitAsDocumented) {
     return out;
   };
   EXPECT_EQ(run("/ok").message, "ok");
-  EXPECT_EQ(run("/loop").kind, Kind::kOutOfFuel);
-  EXPECT_EQ(run("/bomb").kind, Kind::kOutOfMemory);
-  EXPECT_EQ(run("/recurse").kind, Kind::kTrap);
+  CallOutcome loop = run("/loop");
+  EXPECT_EQ(loop.kind, Kind::kOutOfFuel);
+  EXPECT_NE(loop.function, "");  // where clang put the loop: not pinned here
+  CallOutcome bomb = run("/bomb");
+  EXPECT_EQ(bomb.kind, Kind::kOutOfMemory);
+  EXPECT_NE(bomb.function, "");
+  // clang's own shadow stack, linked --stack-first, wraps below 0.
+  CallOutcome recurse = run("/recurse");
+  EXPECT_EQ(recurse.kind, Kind::kTrap);
+  EXPECT_THAT(recurse.message, EndsWith(kStackHint));
+  EXPECT_EQ(recurse.function, "Recurse");
   CallOutcome trap = run("/trap");
   EXPECT_EQ(trap.kind, Kind::kTrap);
   EXPECT_EQ(trap.function, "limits_deliberate_trap");

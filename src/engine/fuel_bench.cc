@@ -10,14 +10,23 @@
 // instructions (arithmetic, memory, an if, a call) closer to compiled guest
 // code; "forever", `loop br 0` (clang's `for (;;);`), metered only: it runs
 // until its fuel is gone. Times are process CPU time, best of 5 runs.
+//
+// Then the numbers behind kBytesPerFuel and kHostCallFuel (engine.h): how
+// many bytes the host's memcpy moves in the time one fuel unit takes (cache-
+// resident and DRAM-sized buffers), what one host call costs beyond the loop
+// around it, and the per-byte rate of real ABI calls (random, resp_write)
+// made from a guest loop.
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "abi/context.h"
 #include "engine/engine.h"
+#include "testing/fake_scheduler.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"
 #include "wabt/interp/binary-reader-interp.h"
@@ -62,10 +71,41 @@ const char kWat[] = R"((module
   (func (export "forever") (loop $l (br $l)))
   (func (export "fetch"))))";
 
-std::vector<uint8_t> Assemble() {
+const char kHostWat[] = R"((module
+  (import "edgelab" "resp_status" (func $status (param i32)))
+  (import "edgelab" "random" (func $random (param i32 i32)))
+  (import "edgelab" "resp_write" (func $write (param i32 i32)))
+  (memory (export "memory") 17)
+  ;; 100,000 iterations, with and without a host call touching no bytes,
+  ;; then 1 MiB per call: 1,000 calls of random, 100 of resp_write (the
+  ;; body it builds must stay under the 128 MiB response cap).
+  (func (export "empty") (local $i i32)
+    (loop $top
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $top (i32.lt_u (local.get $i) (i32.const 100000)))))
+  (func (export "calls") (local $i i32)
+    (loop $top
+      (call $status (i32.const 200))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $top (i32.lt_u (local.get $i) (i32.const 100000)))))
+  (func (export "random") (local $i i32)
+    (loop $top
+      (call $random (i32.const 0) (i32.const 1048576))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $top (i32.lt_u (local.get $i) (i32.const 1000)))))
+  (func (export "write") (local $i i32)
+    (loop $top
+      (call $write (i32.const 0) (i32.const 1048576))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $top (i32.lt_u (local.get $i) (i32.const 100)))))
+  (func (export "fetch"))))";
+constexpr double kHostLoopCalls = 100'000;
+constexpr double kByteCallBytes = 1 << 20;
+
+std::vector<uint8_t> Assemble(const std::string& wat) {
   wabt::Errors errors;
   wabt::Features features;
-  auto lexer = wabt::WastLexer::CreateBufferLexer("bench.wat", kWat, sizeof(kWat) - 1, &errors);
+  auto lexer = wabt::WastLexer::CreateBufferLexer("bench.wat", wat.data(), wat.size(), &errors);
   wabt::WastParseOptions options(features);
   std::unique_ptr<wabt::Module> module;
   if (wabt::Failed(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) ||
@@ -169,13 +209,68 @@ void Report(const std::vector<uint8_t>& bytes, const char* name, uint64_t instrs
       (metered / bare - 1) * 100);
 }
 
+// Bytes the host's memcpy moves per fuel unit, for buffers of `size`.
+void ReportMemcpy(size_t size) {
+  std::vector<uint8_t> from(size, 1), to(size);
+  const size_t rounds = (size_t{4} << 30) / size;  // 4 GiB in all
+  const double t = Best([&] {
+    for (size_t i = 0; i < rounds; ++i) {
+      from[i % size] = static_cast<uint8_t>(i);  // not a copy the compiler may skip
+      std::memcpy(to.data(), from.data(), size);
+    }
+  });
+  const double bytes_per_ms = static_cast<double>(rounds * size) / t / 1e3;
+  std::printf("memcpy  %8zu KiB buffers: %6.2f GB/s, %5.1f bytes per fuel\n", size >> 10,
+              bytes_per_ms / 1e6, bytes_per_ms / engine::kFuelPerMs);
+}
+
+// CPU seconds of one call of `name` in kHostWat through the engine.
+double HostRun(engine::Isolate* iso, abi::Context* ctx, const char* name) {
+  return Best([&] {
+    ctx->response.body.clear();
+    engine::CallOutcome out = iso->Call(name, ctx);
+    if (!out.ok()) {
+      std::fprintf(stderr, "%s: %s\n", name, out.message.c_str());
+      std::exit(1);
+    }
+  });
+}
+
+// A host call's own cost in fuel, and the per-byte rate of real ABI calls.
+void ReportHostCalls() {
+  auto module = engine::Module::FromBytes("host.wasm", Assemble(kHostWat), {"fetch"});
+  if (!module.ok()) std::exit(1);
+  engine::Engine eng;
+  engine::Limits limits;
+  limits.fuel = uint64_t{1} << 62;
+  test::FakeScheduler sched;
+  abi::Context ctx(&sched, nullptr, nullptr);
+  auto iso = eng.Instantiate(*module, limits, &ctx);
+  if (!iso.ok()) std::exit(1);
+  const double per_call =
+      (HostRun(iso->get(), &ctx, "calls") - HostRun(iso->get(), &ctx, "empty")) / kHostLoopCalls;
+  std::printf("host call (resp_status): %4.0f ns, %5.1f fuel; kHostCallFuel is %llu\n",
+              per_call * 1e9, per_call * 1e3 * engine::kFuelPerMs,
+              static_cast<unsigned long long>(engine::kHostCallFuel));
+  for (const auto& [name, calls] : {std::pair{"random", 1000.0}, std::pair{"write", 100.0}}) {
+    const double bytes_per_ms = calls * kByteCallBytes / HostRun(iso->get(), &ctx, name) / 1e3;
+    std::printf("%-7s 1 MiB per call: %6.2f GB/s, %5.1f bytes per fuel\n", name, bytes_per_ms / 1e6,
+                bytes_per_ms / engine::kFuelPerMs);
+  }
+  std::printf("kBytesPerFuel is %llu\n", static_cast<unsigned long long>(engine::kBytesPerFuel));
+}
+
 }  // namespace
 
 int main() {
-  const std::vector<uint8_t> bytes = Assemble();
+  const std::vector<uint8_t> bytes = Assemble(kWat);
   Report(bytes, "tight", kTightIters * kTightInstrs);
   Report(bytes, "mixed", 0);
   ReportForever(bytes, 200'000'000);
   std::printf("kFuelPerMs is %llu\n", static_cast<unsigned long long>(engine::kFuelPerMs));
+  ReportMemcpy(64 << 10);
+  ReportMemcpy(1 << 20);
+  ReportMemcpy(64 << 20);
+  ReportHostCalls();
   return 0;
 }

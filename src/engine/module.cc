@@ -17,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "engine/module_impl.h"
+#include "engine/nesting.h"
 #include "engine/rewrite.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
@@ -51,6 +52,18 @@ std::string FormatErrors(const wabt::Errors& errors) {
     }
   }
   return out.empty() ? "malformed module" : out;
+}
+
+// The most common wrong input is a text file, often the .wat the .wasm was
+// to be built from; wabt would only say it cannot read the magic number.
+Status CheckMagic(const std::string& name, const std::vector<uint8_t>& bytes) {
+  static constexpr uint8_t kMagic[] = {0x00, 'a', 's', 'm'};
+  if (bytes.size() >= sizeof(kMagic) && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0) {
+    return Status::OK();
+  }
+  return Invalid(name,
+                 "not a WebAssembly binary (no \\0asm header; is it a .wat text file? compile "
+                 "it with wat2wasm)");
 }
 
 // Reads and validates `bytes` with `features` into `out`; the error text, or
@@ -242,18 +255,6 @@ Status CheckShape(const std::string& name, const wabt::Module& ir) {
   return Status::OK();
 }
 
-// "foo" for the name section's "$foo"; C++ (and Rust legacy) names demangled.
-std::string ReadableName(const std::string& ir_name) {
-  std::string raw = !ir_name.empty() && ir_name[0] == '$' ? ir_name.substr(1) : ir_name;
-  if (raw.rfind("_Z", 0) != 0) return raw;
-  int status = 0;
-  char* demangled = ::abi::__cxa_demangle(raw.c_str(), nullptr, nullptr, &status);
-  if (status != 0 || demangled == nullptr) return raw;
-  std::string out = demangled;
-  std::free(demangled);
-  return out;
-}
-
 // Writes the rewritten IR and reads it as the interpreter's module.
 Status Compile(const std::string& name, const wabt::Module& ir, wabt::interp::ModuleDesc* out) {
   wabt::Features features;
@@ -290,6 +291,8 @@ Result<std::unique_ptr<ModuleImpl>> Build(std::string name, const std::vector<ui
                                           HostResolver resolve) {
   auto m = std::make_unique<ModuleImpl>();
   m->name = std::move(name);
+  EDGELAB_RETURN_IF_ERROR(CheckMagic(m->name, bytes));
+  EDGELAB_RETURN_IF_ERROR(CheckNesting(m->name, bytes));
   wabt::Module ir;
   EDGELAB_RETURN_IF_ERROR(Decode(m->name, bytes, &ir));
   EDGELAB_RETURN_IF_ERROR(CheckExports(m->name, ir, required));
@@ -328,6 +331,17 @@ const abi::HostFunction* DefaultResolver(std::string_view module, std::string_vi
 }
 
 }  // namespace
+
+std::string ReadableName(const std::string& ir_name) {
+  std::string raw = !ir_name.empty() && ir_name[0] == '$' ? ir_name.substr(1) : ir_name;
+  if (raw.rfind("_Z", 0) != 0) return raw;
+  int status = 0;
+  char* demangled = ::abi::__cxa_demangle(raw.c_str(), nullptr, nullptr, &status);
+  if (status != 0 || demangled == nullptr) return raw;
+  std::string out = demangled;
+  std::free(demangled);
+  return out;
+}
 
 uint64_t ModuleImpl::NextId() {
   static std::atomic<uint64_t> next{1};

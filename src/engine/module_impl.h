@@ -63,6 +63,10 @@ class ModuleImpl {
 // (demangled), or "func[<index>]".
 std::string FunctionName(const ModuleImpl& m, uint32_t index);
 
+// A name-section name as reported: without the IR's leading "$", C++ (and
+// Rust legacy) names demangled.
+std::string ReadableName(const std::string& name);
+
 }  // namespace edgelab::engine
 
 #endif  // EDGELAB_ENGINE_MODULE_IMPL_H_

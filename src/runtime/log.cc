@@ -2,7 +2,6 @@
 #include "runtime/log.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace edgelab::runtime {
 
@@ -17,9 +16,10 @@ std::string GuestText(std::string_view msg) {
     } else if (ch == '\r') {
       out += "\\r";
     } else if (ch < 0x20 && ch != '\t') {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", ch);
-      out += buf;
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[ch >> 4]);
+      out.push_back(kHex[ch & 15]);
     } else {
       out.push_back(static_cast<char>(ch));
     }
