@@ -131,6 +131,15 @@ int Serve(const ServeOptions& opts) {
   }
   loops.Stop();
   if (Status s = (*store)->Flush(); !s.ok()) return Fail(s, 1);
+  http::ServerStats st = server.stats();
+  if (st.rejected_connections + st.request_timeouts + st.write_timeouts > 0) {
+    std::fprintf(stderr,
+                 "edgelab: connections refused over the cap: %llu; requests timed out (408): "
+                 "%llu; clients that stopped reading: %llu\n",
+                 static_cast<unsigned long long>(st.rejected_connections),
+                 static_cast<unsigned long long>(st.request_timeouts),
+                 static_cast<unsigned long long>(st.write_timeouts));
+  }
   std::fprintf(stderr, "edgelab: stopped\n");
   return 0;
 }

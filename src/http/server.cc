@@ -14,6 +14,12 @@
 //   - timeouts come from one coarse sweep per loop, not one timer per request
 //     (a timer per request re-arms the loop's timerfd on every request).
 //
+// Every connection state has a clock the sweep checks, so no client can hold
+// a connection (and, during Shutdown, the drain) forever: waiting for a
+// header or body bytes (idle), the request as a whole (request deadline),
+// writing (kernel progress), lingering. Only kHandling has none: that time is
+// the Handler's.
+//
 // A connection has exactly one thing outstanding at any time: a read, a
 // write, or its request with the Handler. It is deleted only from the
 // completion of its read or write, so no callback ever sees a dead
@@ -33,6 +39,7 @@
 #include <boost/intrusive/list.hpp>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -150,6 +157,8 @@ class RequestParser final : public beast::http::basic_parser<true> {
   Request req;
   int version = 11;
   bool expect_continue = false;
+  // Why the header was refused, when on_header_impl refused it (answered 400).
+  const char* refusal = nullptr;
 
  private:
   void on_request_impl(beast::http::verb, beast::string_view method, beast::string_view target,
@@ -159,17 +168,29 @@ class RequestParser final : public beast::http::basic_parser<true> {
     version = v;
   }
   void on_response_impl(int, beast::string_view, int, error_code&) override {}
-  void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
+  void on_field_impl(beast::http::field f, beast::string_view name, beast::string_view value,
                      error_code&) override {
     std::string_view n(name.data(), name.size());
     std::string_view v(value.data(), value.size());
     if (req.headers.empty()) req.headers.reserve(8);  // browsers send ~10; wrk 1
-    if (version >= 11 && IEquals(n, "expect") && IEquals(v, "100-continue")) {
+    if (version >= 11 && f == beast::http::field::expect && IEquals(v, "100-continue")) {
       expect_continue = true;
     }
+    if (f == beast::http::field::host) ++host_fields_;
     req.headers.emplace_back(n, v);
   }
-  void on_header_impl(error_code&) override {}
+  void on_header_impl(error_code& ec) override {
+    // RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
+    // Host, and to any request with more than one (they would let a proxy
+    // and the Handler disagree on which site is meant). An empty Host is
+    // allowed: it is what a client sends for a target without authority.
+    if (host_fields_ > 1) {
+      refusal = "more than one Host header field\n";
+    } else if (host_fields_ == 0 && version >= 11) {
+      refusal = "HTTP/1.1 request without a Host header field\n";
+    }
+    if (refusal != nullptr) ec = beast::http::error::bad_field;  // stops the parse here
+  }
   void on_body_init_impl(const boost::optional<uint64_t>& length, error_code&) override {
     // Content-Length was checked against body_limit before this call. Up to
     // 1 MiB is reserved on its word alone; beyond that the body pays for its
@@ -186,6 +207,8 @@ class RequestParser final : public beast::http::basic_parser<true> {
     return body.size();
   }
   void on_finish_impl(error_code&) override {}
+
+  int host_fields_ = 0;
 };
 
 class Listener;
@@ -200,7 +223,9 @@ class Connection : public boost::intrusive::list_base_hook<> {
   // Closes the connection now unless a request is with the Handler or its
   // response is being written (shutdown drain).
   void CloseIfIdle();
-  // Closes a connection that waited for its request, or lingered, too long.
+  // Enforces the timeouts: closes a connection that waited for its request,
+  // stalled a write, or lingered too long; answers 408 to a request that
+  // took too long.
   void OnTick(uint64_t tick);
 
  private:
@@ -216,7 +241,9 @@ class Connection : public boost::intrusive::list_base_hook<> {
   void Reject(int status, std::string_view message);
   void PrintHead(const Response& r);
   void Write(bool with_body);
-  void OnWritten(error_code ec);
+  void WriteSome();
+  void OnWriteSome(error_code ec, size_t n);
+  void OnWritten();
   void Close();
   void Linger();
   void OnLingerRead(error_code ec);
@@ -226,7 +253,15 @@ class Connection : public boost::intrusive::list_base_hook<> {
   State state_ = State::kReading;
   beast::flat_buffer buffer_;  // bytes read and not yet parsed
   std::optional<RequestParser> parser_;
-  uint64_t since_tick_ = 0;  // when the current wait (request, linger) began
+  // When the current wait (request header, body progress, write progress,
+  // linger) began.
+  uint64_t since_tick_ = 0;
+  // The request being read: whether its first byte has arrived, and when.
+  bool request_begun_ = false;
+  uint64_t request_tick_ = 0;
+  // The sweep cancelled the pending read because the request is overdue:
+  // its completion answers 408.
+  bool request_overdue_ = false;
   // The request with the Handler, and its response while it is written.
   int version_ = 11;
   bool keep_alive_ = true;
@@ -235,6 +270,8 @@ class Connection : public boost::intrusive::list_base_hook<> {
   bool rejected_ = false;     // it answers a request we could not read whole
   Response response_;
   std::string head_;  // reused: keeps its capacity across responses
+  // What is left to write of head_ and response_.body.
+  std::array<asio::const_buffer, 2> unwritten_;
 };
 
 // One loop's share of the server: its listening socket, its connections and
@@ -242,8 +279,9 @@ class Connection : public boost::intrusive::list_base_hook<> {
 // destructor runs on the loop's thread.
 class Listener {
  public:
+  // `max_conns`: this loop's share of opts.max_connections (0: no cap).
   Listener(Server* server, const ServerOptions& opts, Handler* handler, sched::RealScheduler& loop,
-           size_t index);
+           size_t index, uint64_t max_conns);
   ~Listener();
 
   // Opens, binds and listens. Controlling thread, before Start().
@@ -257,11 +295,17 @@ class Listener {
   void Remove(Connection* c);
   uint64_t tick() const { return tick_; }
   uint64_t idle_ticks() const { return idle_ticks_; }
+  uint64_t request_ticks() const { return request_ticks_; }
   uint64_t linger_ticks() const { return linger_ticks_; }
   bool shutting_down() const { return shutting_down_; }
   const ServerOptions& opts() const { return opts_; }
   Handler* handler() const { return handler_; }
   size_t index() const { return index_; }
+  void CountRequestTimeout() { Bump(request_timeouts_, 1); }
+  void CountWriteTimeout() { Bump(write_timeouts_, 1); }
+
+  // Any thread.
+  void AddStats(ServerStats& s) const;
 
  private:
   void Accept();
@@ -269,14 +313,22 @@ class Listener {
   void ArmSweep();
   void OnSweep(error_code ec);
   void MaybeDrained();
+  // Counters have one writer, this loop, so a load and a store do (no
+  // locked read-modify-write); stats() reads them from any thread.
+  static void Bump(std::atomic<uint64_t>& counter, int64_t delta) {
+    counter.store(counter.load(std::memory_order_relaxed) + static_cast<uint64_t>(delta),
+                  std::memory_order_relaxed);
+  }
 
   // Fixed after construction.
   Server* const server_;
   const ServerOptions& opts_;
   Handler* const handler_;
   const size_t index_;
+  const uint64_t max_conns_;
   std::chrono::microseconds sweep_interval_;
   uint64_t idle_ticks_;
+  uint64_t request_ticks_;
   uint64_t linger_ticks_;
   // Loop thread only (after Start()).
   Acceptor acceptor_;
@@ -290,6 +342,11 @@ class Listener {
   bool sweep_pending_ = false;
   bool shutting_down_ = false;
   bool drained_ = false;
+  // Written by the loop thread only; read by AddStats() from any thread.
+  std::atomic<uint64_t> open_{0};  // the size of conns_
+  std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> request_timeouts_{0};
+  std::atomic<uint64_t> write_timeouts_{0};
 };
 
 // --- Connection -------------------------------------------------------------
@@ -303,6 +360,10 @@ void Connection::Start() {
 void Connection::NextRequest() {
   state_ = State::kReading;
   since_tick_ = listener_->tick();
+  // A pipelined request has begun already; its deadline counts from now, as
+  // it could not be read sooner.
+  request_begun_ = buffer_.size() > 0;
+  request_tick_ = since_tick_;
   const ServerOptions& o = listener_->opts();
   parser_.emplace(o.max_body_bytes, o.max_header_bytes);
   Parse();  // a pipelined request may already be buffered
@@ -314,6 +375,11 @@ void Connection::Read() {
 }
 
 void Connection::OnRead(error_code ec, size_t n) {
+  if (request_overdue_ && socket_.is_open() && (!ec || ec == asio::error::operation_aborted)) {
+    // OnTick cancelled this read (bytes it may have brought are dropped: the
+    // request is refused either way).
+    return Reject(408, "request not received in time\n");
+  }
   if (ec) {
     // The peer closed or reset, or we closed it (timeout, shutdown). There
     // is nobody to answer.
@@ -321,8 +387,13 @@ void Connection::OnRead(error_code ec, size_t n) {
     return;
   }
   buffer_.commit(n);
+  if (!request_begun_) {
+    request_begun_ = true;
+    request_tick_ = listener_->tick();
+  }
   // The header must arrive within the idle timeout of the connection
-  // becoming ready for it; a body only needs to keep moving.
+  // becoming ready for it; a body only needs to keep moving (and to finish
+  // by the request deadline, which this does not move).
   if (parser_->is_header_done()) since_tick_ = listener_->tick();
   Parse();
 }
@@ -335,6 +406,7 @@ void Connection::Parse() {
     if (ec == beast::http::error::need_more) break;
     if (ec == beast::http::error::body_limit) return Reject(413, "request body too large\n");
     if (ec == beast::http::error::header_limit) return Reject(431, "request header too large\n");
+    if (ec && parser_->refusal != nullptr) return Reject(400, parser_->refusal);
     if (ec) return Reject(400, "malformed request: " + ec.message() + "\n");
     if (used == 0) break;
   }
@@ -424,15 +496,37 @@ void Connection::PrintHead(const Response& r) {
   head_.append("\r\n");
 }
 
+// Writes with async_write_some rather than asio::async_write: every partial
+// write is the progress the write timeout watches (a client that stops
+// reading stops it), and async_write would also cut a large body into 64 KiB
+// writes where one writev can hand the kernel all its buffer will take.
 void Connection::Write(bool with_body) {
   state_ = State::kWriting;
-  std::array<asio::const_buffer, 2> buffers = {
-      asio::buffer(head_), with_body ? asio::buffer(response_.body) : asio::const_buffer()};
-  asio::async_write(socket_, buffers, [this](error_code ec, size_t) { OnWritten(ec); });
+  since_tick_ = listener_->tick();
+  unwritten_ = {asio::buffer(head_),
+                with_body ? asio::buffer(response_.body) : asio::const_buffer()};
+  WriteSome();
 }
 
-void Connection::OnWritten(error_code ec) {
+void Connection::WriteSome() {
+  socket_.async_write_some(unwritten_, [this](error_code ec, size_t n) { OnWriteSome(ec, n); });
+}
+
+void Connection::OnWriteSome(error_code ec, size_t n) {
   if (ec) return listener_->Remove(this);
+  // During the drain progress buys no more time: a client reading a byte a
+  // second would otherwise hold Shutdown for as long as the body lasts.
+  if (!listener_->shutting_down()) since_tick_ = listener_->tick();
+  for (asio::const_buffer& b : unwritten_) {
+    size_t taken = std::min(n, b.size());
+    b += taken;
+    n -= taken;
+  }
+  if (unwritten_[0].size() + unwritten_[1].size() > 0) return WriteSome();
+  OnWritten();
+}
+
+void Connection::OnWritten() {
   response_.body.clear();
   response_.headers.clear();
   if (close_after_ || listener_->shutting_down()) return Close();
@@ -473,36 +567,71 @@ void Connection::CloseIfIdle() {
 }
 
 void Connection::OnTick(uint64_t tick) {
-  bool waiting = state_ == State::kReading || state_ == State::kContinue;
-  uint64_t limit = waiting                       ? listener_->idle_ticks()
-                   : state_ == State::kLingering ? listener_->linger_ticks()
-                                                 : 0;
-  // Strictly more than `limit` ticks: the wait began somewhere inside tick
-  // since_tick_, so only then has a full `limit` intervals surely passed.
-  if (limit > 0 && tick - since_tick_ > limit) {
-    error_code ignored;
-    socket_.close(ignored);
+  // Strictly more than `limit` ticks: the wait began somewhere inside its
+  // first tick, so only then has a full `limit` intervals surely passed.
+  auto overdue = [tick](uint64_t since, uint64_t limit) {
+    return limit > 0 && tick - since > limit;
+  };
+  error_code ignored;
+  switch (state_) {
+    case State::kReading:
+      // The request deadline first: a request that is late is answered, not
+      // just dropped. In kReading a read is always pending; cancelling it
+      // hands over to OnRead, which writes the 408 (one operation at a time).
+      if (request_begun_ && !request_overdue_ &&
+          overdue(request_tick_, listener_->request_ticks())) {
+        request_overdue_ = true;
+        listener_->CountRequestTimeout();
+        socket_.cancel(ignored);
+        return;
+      }
+      [[fallthrough]];
+    case State::kContinue:
+      if (overdue(since_tick_, listener_->idle_ticks())) socket_.close(ignored);
+      return;
+    case State::kWriting:
+      if (overdue(since_tick_, listener_->idle_ticks())) {
+        // The client stopped reading. Reset rather than close: a close would
+        // leave the kernel an orphaned socket holding a full send buffer
+        // until its own retries give up, and the response is lost either way.
+        listener_->CountWriteTimeout();
+        socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+        socket_.close(ignored);  // the pending write completes, aborted
+      }
+      return;
+    case State::kLingering:
+      if (overdue(since_tick_, listener_->linger_ticks())) socket_.close(ignored);
+      return;
+    case State::kHandling:
+      return;  // the Handler's time, not the client's
   }
 }
 
 // --- Listener ---------------------------------------------------------------
 
 Listener::Listener(Server* server, const ServerOptions& opts, Handler* handler,
-                   sched::RealScheduler& loop, size_t index)
+                   sched::RealScheduler& loop, size_t index, uint64_t max_conns)
     : server_(server),
       opts_(opts),
       handler_(handler),
       index_(index),
+      max_conns_(max_conns),
       acceptor_(loop.io().get_executor()),
       sweep_(loop.io().get_executor()) {
-  // A quarter of the idle timeout, between 10 ms and 1 s: timeouts land
+  // A quarter of the shorter timeout, between 10 ms and 1 s: timeouts land
   // up to 25% late, and an idle server wakes at most once a second.
-  bool no_idle_timeout = !(opts.idle_timeout_s > 0);
-  double idle_us = no_idle_timeout ? 1e6 : opts.idle_timeout_s * 1e6;
-  double interval_us = std::clamp(idle_us / 4, 1e4, 1e6);
+  double shortest_us = std::numeric_limits<double>::infinity();
+  for (double s : {opts.idle_timeout_s, opts.request_timeout_s}) {
+    if (s > 0) shortest_us = std::min(shortest_us, s * 1e6);
+  }
+  double interval_us = std::clamp(shortest_us / 4, 1e4, 1e6);
   sweep_interval_ = std::chrono::microseconds(static_cast<int64_t>(interval_us));
-  idle_ticks_ = no_idle_timeout ? 0 : static_cast<uint64_t>(std::ceil(idle_us / interval_us));
-  linger_ticks_ = static_cast<uint64_t>(std::ceil(kLingerSeconds * 1e6 / interval_us));
+  auto ticks = [interval_us](double s) -> uint64_t {
+    return s > 0 ? static_cast<uint64_t>(std::ceil(s * 1e6 / interval_us)) : 0;
+  };
+  idle_ticks_ = ticks(opts.idle_timeout_s);
+  request_ticks_ = ticks(opts.request_timeout_s);
+  linger_ticks_ = ticks(kLingerSeconds);
 }
 
 Listener::~Listener() {
@@ -556,9 +685,17 @@ void Listener::OnAccept(error_code ec, Socket socket) {
     accept_paused_ = true;  // retrying now would spin; the sweep retries
     return;
   }
-  if (!ec) {
+  if (!ec && max_conns_ > 0 && open_.load(std::memory_order_relaxed) >= max_conns_) {
+    // Over the cap: accepted only to be closed, so the client learns at once
+    // instead of waiting in the backlog. No 503: that would mean reading the
+    // request first, i.e. holding the descriptor the cap is there to save.
+    Bump(rejected_, 1);
+    error_code ignored;
+    socket.close(ignored);
+  } else if (!ec) {
     auto* c = new Connection(this, std::move(socket));
     conns_.push_back(*c);
+    Bump(open_, 1);
     c->Start();
   }
   Accept();
@@ -586,10 +723,18 @@ void Listener::OnSweep(error_code) {
 
 void Listener::Remove(Connection* c) {
   conns_.erase_and_dispose(conns_.iterator_to(*c), [](Connection* p) { delete p; });
+  Bump(open_, -1);
   if (shutting_down_ && conns_.empty()) {
     sweep_.cancel();
     MaybeDrained();
   }
+}
+
+void Listener::AddStats(ServerStats& s) const {
+  s.open_connections += open_.load(std::memory_order_relaxed);
+  s.rejected_connections += rejected_.load(std::memory_order_relaxed);
+  s.request_timeouts += request_timeouts_.load(std::memory_order_relaxed);
+  s.write_timeouts += write_timeouts_.load(std::memory_order_relaxed);
 }
 
 void Listener::MaybeDrained() {
@@ -654,10 +799,15 @@ Status Server::Listen() {
   if (endpoint.port() != 0) {
     if (error_code ec = ProbePortFree(endpoint)) return BindError(opts_.host, opts_.port, ec);
   }
+  // Rounded down, so the loops together never pass the cap (unless it is
+  // below one per loop).
+  uint64_t per_loop = opts_.max_connections == 0
+                          ? 0
+                          : std::max<uint64_t>(1, opts_.max_connections / loops_->size());
   std::vector<std::unique_ptr<internal::Listener>> listeners;
   for (size_t i = 0; i < loops_->size(); ++i) {
     listeners.push_back(
-        std::make_unique<internal::Listener>(this, opts_, handler_, loops_->loop(i), i));
+        std::make_unique<internal::Listener>(this, opts_, handler_, loops_->loop(i), i, per_loop));
     if (error_code ec = listeners.back()->Bind(endpoint)) {
       return BindError(opts_.host, endpoint.port(), ec);
     }
@@ -668,6 +818,12 @@ Status Server::Listen() {
   loops_left_ = listeners_.size();
   for (auto& l : listeners_) l->Start();
   return Status::OK();
+}
+
+ServerStats Server::stats() const {
+  ServerStats s;
+  for (const auto& l : listeners_) l->AddStats(s);
+  return s;
 }
 
 void Server::Shutdown(std::function<void()> drained) {

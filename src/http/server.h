@@ -16,11 +16,19 @@
 //       not) and "Server: edgelab"; no Date; no chunked encoding;
 //   (3) the request target reaches the Handler byte for byte as received;
 //   (4) a connection never closes with a response half written, except when
-//       the peer goes away or Shutdown()'s drain finds it idle.
-// Failure: bad input is answered on the wire, never returned: malformed HTTP
+//       the peer goes away, or stops reading it (see idle_timeout_s), or
+//       Shutdown()'s drain finds it idle;
+//   (5) with both timeouts of ServerOptions set (the default), no client can
+//       keep a connection open indefinitely, whether it stalls or trickles,
+//       sending or reading; only a Handler that never calls `done` can.
+// Failure: bad input is answered on the wire, never returned: malformed HTTP,
+// and HTTP/1.1 without a Host field or anything with two (RFC 9112 3.2)
 // -> 400, header block over `max_header_bytes` -> 431, body over
 // `max_body_bytes` -> 413 (from Content-Length before any body byte is read,
-// or as the body streams in); each of these then closes the connection.
+// or as the body streams in), request not whole within `request_timeout_s`
+// -> 408; each of these then closes the connection. Connections beyond
+// `max_connections` are closed as soon as they are accepted, unanswered.
+// Server::stats() counts what was refused or timed out.
 #ifndef EDGELAB_HTTP_SERVER_H_
 #define EDGELAB_HTTP_SERVER_H_
 
@@ -86,11 +94,40 @@ struct ServerOptions {
   // usual upper bound of what proxies forward.
   uint32_t max_header_bytes = 64 * 1024;
   // A connection is closed when, for this long, it has been waiting for a
-  // request header (idle keep-alive, or a client stalling mid-header) or a
-  // body has made no progress. 0 or less: never. Checked by a coarse
-  // per-loop sweep every quarter of this (10 ms .. 1 s), so a connection
-  // may live up to one sweep longer.
+  // request header (idle keep-alive, or a client stalling mid-header), or a
+  // body has made no progress, or the kernel has accepted no byte of the
+  // response being written (the client stopped reading: the close is a
+  // reset, as the response is lost anyway and an orphaned socket would keep
+  // its send buffer). Once Shutdown() has begun, a write gets at most this
+  // long in all, progress or not, so a slow reader cannot hold the drain.
+  // 0 or less: never (and Shutdown() may then wait on a client forever).
   double idle_timeout_s = 60;
+  // The whole request, header and body, must arrive within this long of its
+  // first byte, however steadily it trickles in (the idle timeout alone
+  // would let one byte a minute hold a connection and a 100 MiB buffer
+  // forever). Past it the server answers 408 and closes. Not counted: the
+  // wait before the first byte (idle_timeout_s) and the Handler's time.
+  // 0 or less: no limit.
+  double request_timeout_s = 60;
+  // Both timeouts are checked by a coarse per-loop sweep every quarter of the
+  // shorter one (10 ms .. 1 s), so a connection may live up to one sweep
+  // longer.
+
+  // Open connections allowed, for the whole server: each loop takes an equal
+  // share (max_connections / loops, at least 1), as SO_REUSEPORT spreads
+  // connections by address hash, not by load; a loop at its share closes
+  // each new connection as soon as it accepts it (counted in
+  // ServerStats::rejected_connections). It guards the file descriptor limit:
+  // keep it under `ulimit -n`. 0: no cap.
+  uint32_t max_connections = 10'000;
+};
+
+// Counters since Listen(), summed over the loops.
+struct ServerStats {
+  uint64_t open_connections = 0;      // open now
+  uint64_t rejected_connections = 0;  // closed at accept: over max_connections
+  uint64_t request_timeouts = 0;      // answered 408 (request_timeout_s)
+  uint64_t write_timeouts = 0;        // reset: the client stopped reading
 };
 
 class Server {
@@ -113,11 +150,16 @@ class Server {
   // The bound port (the kernel's choice when opts.port was 0).
   // Requires: Listen() succeeded.
   uint16_t port() const { return port_; }
+  // Any thread, once Listen() has returned. Each loop's counters are read at
+  // a slightly different moment, so the sum is not one instant's snapshot.
+  ServerStats stats() const;
 
   // Stops accepting; closes connections waiting for a request (idle
   // keep-alive, or a request only partly received); lets requests already
   // with the Handler finish: their response is written with
-  // "Connection: close" and the connection then closes. Calls `drained` once
+  // "Connection: close" and the connection then closes. A response still
+  // being written, now or later, gets at most idle_timeout_s from the later
+  // of this call and its write's start. Calls `drained` once
   // no connection is left, on one of the loop threads (or inside this call if
   // Listen() never succeeded). Requires: called at most once, and before
   // LoopGroup::Stop() (a loop with an open listener never runs out of work).
