@@ -98,6 +98,15 @@ const abi::HostFunction* TestResolver(std::string_view module, std::string_view 
 
 // ---- Fixture ----
 
+// What a holder fiber (IsolatePoolTest::SpawnHolder) got and is told.
+struct Holder {
+  bool got = false;        // Acquire returned
+  Status status;           // its error, if any
+  uint64_t id = 0;         // the isolate's id, if any
+  bool let_go = false;     // set by the test: release the isolate now
+  bool done = false;
+};
+
 class IsolatePoolTest : public ::testing::Test {
  protected:
   ~IsolatePoolTest() override { g_init = nullptr; }
@@ -142,6 +151,26 @@ class IsolatePoolTest : public ::testing::Test {
     }
     return done();
   }
+  // Spawns a fiber that acquires from `pool` and records the outcome in `h`;
+  // with `hold` it keeps the isolate until h.let_go. Then it releases it.
+  // `order`, when given, gets `index` as soon as Acquire returns.
+  void SpawnHolder(IsolatePool& pool, Holder& h, int index, bool hold,
+                   std::vector<int>* order = nullptr) {
+    sched_.Spawn([this, &pool, &h, index, hold, order] {
+      abi::Context ctx = NewContext();
+      auto iso = pool.Acquire(&ctx);
+      h.got = true;
+      if (order != nullptr) order->push_back(index);
+      h.status = iso.status();
+      if (iso.ok()) {
+        h.id = (*iso)->id;
+        if (hold && !YieldUntil([&] { return h.let_go; })) ADD_FAILURE() << index << " never let go";
+        pool.Release(std::move(*iso));
+      }
+      h.done = true;
+    });
+  }
+
 
   // After a failure: hands a fresh isolate (id 0) to every fiber still
   // waiting in the pool so that it finishes and the test ends cleanly
@@ -242,38 +271,13 @@ TEST_F(IsolatePoolTest, IdleIsolatesAreReusedMostRecentlyReleasedFirstAndNoneCre
 
 // ---- Hand-off ----
 
-// A fiber that acquires, records what it got, holds it until told, then
-// releases it (the fields; the fibers are written out in each test).
-struct Holder {
-  bool got = false;        // Acquire returned
-  Status status;           // its error, if any
-  uint64_t id = 0;         // the isolate's id, if any
-  bool let_go = false;     // set by the test: release the isolate now
-  bool done = false;
-};
 
 TEST_F(IsolatePoolTest, AReleasedIsolateGoesStraightToTheLongestWaiterNotToALaterArrival) {
   IsolatePool& pool = NewPool(kWorker, 1);
   std::vector<int> order;  // holders in the order their Acquire returned
   Holder h[3];
   RunOnFiber([&] {
-    auto spawn = [&](int i) {
-      sched_.Spawn([&, i] {
-        abi::Context ctx = NewContext();
-        auto iso = pool.Acquire(&ctx);
-        h[i].got = true;
-        order.push_back(i);
-        if (!iso.ok()) {
-          h[i].status = iso.status();
-          h[i].done = true;
-          return;
-        }
-        h[i].id = (*iso)->id;
-        if (!YieldUntil([&] { return h[i].let_go; })) ADD_FAILURE() << i << " never let go";
-        pool.Release(std::move(*iso));
-        h[i].done = true;
-      });
-    };
+    auto spawn = [&](int i) { SpawnHolder(pool, h[i], i, /*hold=*/true, &order); };
     for (int i = 0; i < 3; ++i) spawn(i);
     ASSERT_TRUE(YieldUntil([&] { return h[0].got && pool.waiting() == 2; }));
     // Released while both wait: it is handed to 1 at once, so the pool stays
@@ -317,23 +321,7 @@ TEST_F(IsolatePoolTest, DiscardHandsTheFreedSlotToTheLongestWaiterWhoCreatesANew
     auto first = pool.Acquire(&ctx);
     ASSERT_TRUE(first.ok()) << first.status().ToString();
     EXPECT_EQ((*first)->id, 1u);
-    for (int i = 0; i < 2; ++i) {
-      sched_.Spawn([&, i] {
-        abi::Context c = NewContext();
-        auto iso = pool.Acquire(&c);
-        h[i].got = true;
-        order.push_back(i);
-        if (!iso.ok()) {
-          h[i].status = iso.status();
-          h[i].done = true;
-          return;
-        }
-        h[i].id = (*iso)->id;
-        if (!YieldUntil([&] { return h[i].let_go; })) ADD_FAILURE() << i << " never let go";
-        pool.Release(std::move(*iso));
-        h[i].done = true;
-      });
-    }
+    for (int i = 0; i < 2; ++i) SpawnHolder(pool, h[i], i, /*hold=*/true, &order);
     ASSERT_TRUE(YieldUntil([&] { return pool.waiting() == 2; }));
     EXPECT_EQ(pool.live(), 1u);
 
@@ -427,16 +415,7 @@ TEST_F(IsolatePoolTest, AWaiterBehindAFailingInstantiationTriesInTurnAndFailsToo
   };
   Holder h[2];
   RunOnFiber([&] {
-    for (int i = 0; i < 2; ++i) {
-      sched_.Spawn([&, i] {
-        abi::Context c = NewContext();
-        auto iso = pool.Acquire(&c);
-        h[i].got = true;
-        h[i].status = iso.status();
-        if (iso.ok()) pool.Release(std::move(*iso));
-        h[i].done = true;
-      });
-    }
+    for (int i = 0; i < 2; ++i) SpawnHolder(pool, h[i], i, /*hold=*/false);
     if (!YieldUntil([&] { return h[0].done && h[1].done; })) {
       ADD_FAILURE() << "a waiter was stranded behind a failed instantiation; live="
                     << pool.live() << " waiting=" << pool.waiting();
@@ -467,19 +446,7 @@ TEST_F(IsolatePoolTest, AWaiterBehindATransientInstantiationFailureGetsANewIsola
   };
   Holder h[2];
   RunOnFiber([&] {
-    for (int i = 0; i < 2; ++i) {
-      sched_.Spawn([&, i] {
-        abi::Context c = NewContext();
-        auto iso = pool.Acquire(&c);
-        h[i].got = true;
-        h[i].status = iso.status();
-        if (iso.ok()) {
-          h[i].id = (*iso)->id;
-          pool.Release(std::move(*iso));
-        }
-        h[i].done = true;
-      });
-    }
+    for (int i = 0; i < 2; ++i) SpawnHolder(pool, h[i], i, /*hold=*/false);
     if (!YieldUntil([&] { return h[0].done && h[1].done; })) {
       ADD_FAILURE() << "a waiter was stranded behind a failed instantiation";
       Unstrand();
