@@ -2,11 +2,10 @@
 // The post's story (the broken counter loses updates, the CAS counter is
 // exact), guest faults as data, config/module errors, and shutdown.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <signal.h>
 
 #include <future>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/server_process.h"
@@ -16,15 +15,16 @@ namespace {
 
 // An edge.toml in `dir` for the module at build path `wasm`.
 std::string Config(const TempDir& dir, const std::string& wasm, const std::string& extra = "") {
-  return dir.Write("edge.toml", "name = \"t\"\nmain = \"" + BuildPath(wasm) + "\"\n" +
-                                    "[[kv_namespaces]]\nbinding = \"EDGE_COUNTER_KV\"\nid = \"c\"\n" +
-                                    "[[kv_namespaces]]\nbinding = \"KV\"\nid = \"kv\"\n" + extra);
+  return dir.Write("edge.toml",
+                   "name = \"t\"\nmain = \"" + BuildPath(wasm) + "\"\n" +
+                       "[[kv_namespaces]]\nbinding = \"EDGE_COUNTER_KV\"\nid = \"c\"\n" +
+                       "[[kv_namespaces]]\nbinding = \"KV\"\nid = \"kv\"\n" + extra);
 }
 
 // Runs `edgelab bench URL -n N -c C --verify /value --json` and parses it.
 nlohmann::json Bench(const ServerProcess& s, int n, int c, const std::string& path = "/") {
   ProcessRun r = RunEdgelab({"bench", s.url(path), "-n", std::to_string(n), "-c", std::to_string(c),
-                      "--verify", "/value", "--json"});
+                             "--verify", "/value", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
@@ -121,7 +121,8 @@ TEST(EndToEnd, GuestFaultsEndTheRequestAndTheServerKeepsServing) {
 TEST(EndToEnd, MalformedHttpIs400AndOversizedBodyIs413) {
   TempDir dir;
   ServerProcess s;
-  ASSERT_TRUE(s.Start(Config(dir, "examples/hello.wasm"), {"--data", ":memory:", "--max-body", "1024"}))
+  ASSERT_TRUE(
+      s.Start(Config(dir, "examples/hello.wasm"), {"--data", ":memory:", "--max-body", "1024"}))
       << s.err();
   EXPECT_EQ(RawExchange(s.port(), "BLAH\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
   EXPECT_EQ(HttpRequest(s.port(), "POST", "/", std::string(2048, 'x')).status, 413);

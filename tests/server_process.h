@@ -69,8 +69,7 @@ struct HttpResult {
 };
 // One blocking HTTP/1.1 request on a new connection to 127.0.0.1:port.
 HttpResult HttpRequest(uint16_t port, const std::string& method, const std::string& target,
-                       const std::string& body = "",
-                       const std::vector<std::string>& headers = {});
+                       const std::string& body = "", const std::vector<std::string>& headers = {});
 inline HttpResult HttpGet(uint16_t port, const std::string& target) {
   return HttpRequest(port, "GET", target);
 }

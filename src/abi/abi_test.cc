@@ -23,9 +23,10 @@ class AbiTest : public ::testing::Test {
       : store_(sched::SystemClock()),
         ns_(&store_, "test", kv::Latency{}),
         bindings_{{"KV", &ns_}},
-        ctx_(&sched_, &bindings_, [this](LogLevel level, std::string_view msg) {
-          logs_.push_back(std::to_string(static_cast<int>(level)) + " " + std::string(msg));
-        }),
+        ctx_(&sched_, &bindings_,
+             [this](LogLevel level, std::string_view msg) {
+               logs_.push_back(std::to_string(static_cast<int>(level)) + " " + std::string(msg));
+             }),
         mem_(kMemBytes, 0) {}
 
   // Calls module.name with `args`; returns the outcome and leaves results.
@@ -208,12 +209,9 @@ TEST_F(AbiTest, EveryPointerTakingCallTrapsOnABadPointer) {
         << out.message;
   }
   const std::vector<std::pair<std::string, std::vector<uint64_t>>> wasi = {
-      {"fd_write", {1, kBad, 1, 0}},
-      {"fd_fdstat_get", {1, kBad}},
-      {"args_sizes_get", {kBad, 0}},
-      {"environ_sizes_get", {0, kBad}},
-      {"clock_time_get", {0, 1, kBad}},
-      {"clock_res_get", {0, kBad}},
+      {"fd_write", {1, kBad, 1, 0}},    {"fd_fdstat_get", {1, kBad}},
+      {"args_sizes_get", {kBad, 0}},    {"environ_sizes_get", {0, kBad}},
+      {"clock_time_get", {0, 1, kBad}}, {"clock_res_get", {0, kBad}},
       {"random_get", {kBad, 8}},
   };
   for (const auto& [name, args] : wasi) {

@@ -28,7 +28,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method = "GET";
-  std::string url = "/";   // the request target as sent: path and query
+  std::string url = "/";  // the request target as sent: path and query
   Headers headers;
   std::string body;
 };
@@ -43,8 +43,8 @@ struct Response {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 struct KvBinding {
-  std::string name;        // the binding name the guest opens
-  kv::Namespace* ns;       // outlives the context
+  std::string name;   // the binding name the guest opens
+  kv::Namespace* ns;  // outlives the context
 };
 
 class Context {

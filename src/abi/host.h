@@ -40,8 +40,8 @@ struct Memory {
 struct HostOutcome {
   enum class Kind { kReturn, kTrap, kExit };
   Kind kind = Kind::kReturn;
-  std::string message;   // for kTrap: what went wrong
-  int32_t exit_code = 0; // for kExit (WASI proc_exit)
+  std::string message;    // for kTrap: what went wrong
+  int32_t exit_code = 0;  // for kExit (WASI proc_exit)
 
   static HostOutcome Return() { return {}; }
   static HostOutcome Trap(std::string m) { return {Kind::kTrap, std::move(m), 0}; }
@@ -49,10 +49,10 @@ struct HostOutcome {
 };
 
 struct HostCall {
-  Context* ctx;           // the request being served; never null
+  Context* ctx;  // the request being served; never null
   Memory mem;
-  const uint64_t* args;   // one per param; i32 values are zero-extended
-  uint64_t* results;      // one per result; write i32 results as uint32
+  const uint64_t* args;  // one per param; i32 values are zero-extended
+  uint64_t* results;     // one per result; write i32 results as uint32
   // The call's cost: guest bytes it read or may have written plus bytes it
   // produced, added by abi::Guest's accessors (guest.h says what each adds).
   // The engine turns it into fuel after the call returns (engine.h, CPU), so
@@ -64,7 +64,7 @@ struct HostCall {
 using HostFn = HostOutcome (*)(HostCall& call);
 
 struct HostFunction {
-  std::string_view module;   // "edgelab" or "wasi_snapshot_preview1"
+  std::string_view module;  // "edgelab" or "wasi_snapshot_preview1"
   std::string_view name;
   std::vector<ValType> params;
   std::vector<ValType> results;

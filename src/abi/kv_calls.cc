@@ -22,12 +22,15 @@ kv::Namespace* Binding(HostCall& c, uint32_t h) {
 // Maps a store error to a guest code; logs what the guest cannot see.
 int32_t ErrorCode(HostCall& c, std::string_view fn, const Status& s) {
   switch (s.code()) {
-    case Code::kNotFound: return kENotFound;
-    case Code::kPreconditionFailed: return kEPrecondition;
+    case Code::kNotFound:
+      return kENotFound;
+    case Code::kPreconditionFailed:
+      return kEPrecondition;
     case Code::kInvalidArgument:
       c.ctx->Log(LogLevel::kWarn, "edgelab." + std::string(fn) + ": " + s.message());
       return kEInval;
-    case Code::kUnavailable: return kEUnavailable;
+    case Code::kUnavailable:
+      return kEUnavailable;
     default:
       c.ctx->Log(LogLevel::kError, "edgelab." + std::string(fn) + ": " + s.ToString());
       return kEIO;
@@ -62,14 +65,14 @@ bool ReadPutOptions(Guest& g, uint32_t ptr, kv::PutOptions* opts, PutOptionsRaw*
     return false;
   }
   using C = kv::PutOptions::Condition;
-  if (raw->condition > 2 || raw->reserved != 0 || raw->expiration_ttl < 0 ||
-      raw->expiration < 0 || raw->expiration_ttl > kMaxExpirationSeconds ||
-      raw->expiration > kMaxExpirationSeconds) {
+  if (raw->condition > 2 || raw->reserved != 0 || raw->expiration_ttl < 0 || raw->expiration < 0 ||
+      raw->expiration_ttl > kMaxExpirationSeconds || raw->expiration > kMaxExpirationSeconds) {
     *bad = true;
     return true;
   }
-  opts->condition = raw->condition == 1 ? C::kIfMatch : raw->condition == 2 ? C::kIfNoneMatch
-                                                                              : C::kNone;
+  opts->condition = raw->condition == 1   ? C::kIfMatch
+                    : raw->condition == 2 ? C::kIfNoneMatch
+                                          : C::kNone;
   opts->if_match = std::string(etag);
   opts->metadata = std::string(metadata);
   if (raw->expiration > 0) {

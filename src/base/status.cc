@@ -8,16 +8,26 @@ namespace edgelab {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kNotFound: return "not found";
-    case Code::kInvalidArgument: return "invalid argument";
-    case Code::kIOError: return "I/O error";
-    case Code::kCorruption: return "corruption";
-    case Code::kTimeout: return "timeout";
-    case Code::kResourceExhausted: return "resource exhausted";
-    case Code::kPreconditionFailed: return "precondition failed";
-    case Code::kTrap: return "trap";
-    case Code::kUnavailable: return "unavailable";
+    case Code::kOk:
+      return "ok";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kInvalidArgument:
+      return "invalid argument";
+    case Code::kIOError:
+      return "I/O error";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kTimeout:
+      return "timeout";
+    case Code::kResourceExhausted:
+      return "resource exhausted";
+    case Code::kPreconditionFailed:
+      return "precondition failed";
+    case Code::kTrap:
+      return "trap";
+    case Code::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
 }

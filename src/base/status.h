@@ -69,8 +69,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {   // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
 
@@ -96,9 +96,9 @@ class [[nodiscard]] Result {
 #define EDGELAB_CONCAT_(a, b) EDGELAB_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is an error.
-#define EDGELAB_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::edgelab::Status edgelab_status_ = (expr);  \
+#define EDGELAB_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::edgelab::Status edgelab_status_ = (expr);        \
     if (!edgelab_status_.ok()) return edgelab_status_; \
   } while (0)
 
@@ -111,9 +111,9 @@ class [[nodiscard]] Result {
   lhs = std::move(tmp).value()
 
 // Aborts with a message on a broken internal invariant (a bug, not an error).
-#define EDGELAB_CHECK(cond)                                              \
-  do {                                                                   \
-    if (!(cond)) ::edgelab::CheckFailed(__FILE__, __LINE__, #cond);      \
+#define EDGELAB_CHECK(cond)                                         \
+  do {                                                              \
+    if (!(cond)) ::edgelab::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 namespace edgelab {

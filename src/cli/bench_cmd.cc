@@ -79,8 +79,11 @@ int Bench(const BenchOptions& opts) {
   if (opts.json) {
     nlohmann::json j = bench::ToJson(report);
     if (!verify_url.empty()) {
-      j["verify"] = {{"path", opts.verify}, {"before", v.before}, {"after", v.after},
-                     {"expected", v.expected}, {"lost", v.expected - v.after}};
+      j["verify"] = {{"path", opts.verify},
+                     {"before", v.before},
+                     {"after", v.after},
+                     {"expected", v.expected},
+                     {"lost", v.expected - v.after}};
     }
     std::printf("%s\n", j.dump(2).c_str());
     return report.completed > 0 ? 0 : 1;

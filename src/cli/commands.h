@@ -10,12 +10,12 @@
 namespace edgelab::cli {
 
 struct ServeOptions {
-  std::string config;        // path of edge.toml
+  std::string config;  // path of edge.toml
   std::string host = "127.0.0.1";
   uint16_t port = 8787;
-  std::string data;          // folder for durable state; ":memory:" for none
+  std::string data;  // folder for durable state; ":memory:" for none
   bool quiet = false;
-  uint32_t threads = 0;      // 0: one per core
+  uint32_t threads = 0;  // 0: one per core
   uint64_t max_body_bytes = 100 * 1024 * 1024;
   double drain_timeout_s = 30;  // after SIGINT/SIGTERM, before giving up on requests
 };
@@ -25,7 +25,7 @@ struct BenchOptions {
   std::string url;
   uint64_t requests = 1000;
   uint32_t connections = 100;
-  std::string verify;        // path read before and after the run
+  std::string verify;  // path read before and after the run
   bool json = false;
   double timeout_s = 60;
 };

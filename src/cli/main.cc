@@ -39,9 +39,12 @@ int main(int argc, char** argv) {
   auto* b = app.add_subcommand("bench", "Load a worker: exactly N requests, C in flight");
   b->add_option("url", bench.url, "http://host:port/path to request")->required();
   b->add_option("-n,--requests", bench.requests, "Requests to send in total")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
-  b->add_option("-c,--connections", bench.connections, "Requests in flight (keep-alive connections)")
-      ->capture_default_str()->check(CLI::Range(1u, 100'000u));
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  b->add_option("-c,--connections", bench.connections,
+                "Requests in flight (keep-alive connections)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100'000u));
   b->add_option("--verify", bench.verify,
                 "Path (e.g. /value) whose number is read before and after the run and compared "
                 "with the count of successful requests");

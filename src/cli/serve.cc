@@ -44,7 +44,7 @@ class RuntimeHandler final : public http::Handler {
 
 // The store named by --data (default: .edgelab/ beside edge.toml).
 Result<std::unique_ptr<kv::Store>> OpenStore(const ServeOptions& opts,
-                                            const runtime::Config& config) {
+                                             const runtime::Config& config) {
   if (opts.data == ":memory:") {
     return std::unique_ptr<kv::Store>(std::make_unique<kv::MemoryStore>(sched::SystemClock()));
   }

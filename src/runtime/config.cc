@@ -2,12 +2,13 @@
 // keys and wrong types are errors that point at the line.
 #include "runtime/config.h"
 
+#include <toml++/toml.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace edgelab::runtime {
 namespace {
@@ -103,11 +104,14 @@ Result<const toml::table*> SubTable(const Parser& p, const toml::table& t, std::
 
 Status Parser::Top(const toml::table& root, Config* c) const {
   EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(
-      root, "", {"name", "main", "compatibility_date", "kv_namespaces", "limits", "isolates", "kv"}));
+      root, "",
+      {"name", "main", "compatibility_date", "kv_namespaces", "limits", "isolates", "kv"}));
   EDGELAB_RETURN_IF_ERROR(String(root, "name", "", &c->name));
   std::string main;
   EDGELAB_RETURN_IF_ERROR(String(root, "main", "", &main));
-  if (main.empty()) return Error(static_cast<const toml::node*>(nullptr), "main", "missing: the path of the worker's .wasm module");
+  if (main.empty())
+    return Error(static_cast<const toml::node*>(nullptr), "main",
+                 "missing: the path of the worker's .wasm module");
   fs::path p(main);
   c->main = (p.is_absolute() ? p : fs::path(c->dir) / p).lexically_normal().string();
   if (c->name.empty()) c->name = fs::absolute(c->path).parent_path().filename().string();
@@ -117,7 +121,8 @@ Status Parser::Top(const toml::table& root, Config* c) const {
 Status Parser::KvNamespaces(const toml::table& root, Config* c) const {
   const toml::node* n = root.get("kv_namespaces");
   if (n == nullptr) return Status::OK();
-  if (!n->is_array_of_tables()) return Error(n, "kv_namespaces", "must be [[kv_namespaces]] tables");
+  if (!n->is_array_of_tables())
+    return Error(n, "kv_namespaces", "must be [[kv_namespaces]] tables");
   std::set<std::string> seen;
   for (const toml::node& item : *n->as_array()) {
     const toml::table& t = *item.as_table();
@@ -150,8 +155,9 @@ Status Parser::Isolates(const toml::table& root, Config* c) const {
   EDGELAB_RETURN_IF_ERROR(Uint(*t, "min", "isolates.", 0, 10'000, &c->isolates_min));
   EDGELAB_RETURN_IF_ERROR(Uint(*t, "max", "isolates.", 1, 10'000, &c->isolates_max));
   if (c->isolates_min > c->isolates_max) {
-    return Error(t, "isolates", "min (" + std::to_string(c->isolates_min) + ") is above max (" +
-                                    std::to_string(c->isolates_max) + ")");
+    return Error(t, "isolates",
+                 "min (" + std::to_string(c->isolates_min) + ") is above max (" +
+                     std::to_string(c->isolates_max) + ")");
   }
   return Status::OK();
 }

@@ -30,12 +30,12 @@ struct KvNamespaceConfig {
 };
 
 struct Config {
-  std::string path;        // the edge.toml file itself
-  std::string dir;         // its folder: relative paths resolve from here
+  std::string path;  // the edge.toml file itself
+  std::string dir;   // its folder: relative paths resolve from here
   std::string name;
-  std::string main;        // absolute path of the module
+  std::string main;  // absolute path of the module
   std::vector<KvNamespaceConfig> kv_namespaces;
-  uint32_t cpu_ms = 50;    // Workers' default CPU limit is 30 s; 50 ms keeps a runaway loop short
+  uint32_t cpu_ms = 50;      // Workers' default CPU limit is 30 s; 50 ms keeps a runaway loop short
   uint32_t memory_mb = 128;  // Workers' isolate memory limit
   uint32_t isolates_min = 1;
   uint32_t isolates_max = 64;

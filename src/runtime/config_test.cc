@@ -71,9 +71,10 @@ TEST(ConfigTest, BadValuesAreErrorsNamingTheKey) {
   EXPECT_TRUE(FailsWith("main = \"a\"\n[limits]\ncpu_ms = 0\n", "limits.cpu_ms: must be in"));
   EXPECT_TRUE(FailsWith("main = \"a\"\n[isolates]\nmin = 5\nmax = 2\n", "min (5) is above max"));
   EXPECT_TRUE(FailsWith("main = \"a\"\n[kv.latency]\ndist = \"normal\"\n", "not one of"));
-  EXPECT_TRUE(FailsWith("main = \"a\"\n[[kv_namespaces]]\nbinding = \"A\"\n"
-                        "[[kv_namespaces]]\nbinding = \"A\"\n",
-                        "duplicate binding"));
+  EXPECT_TRUE(
+      FailsWith("main = \"a\"\n[[kv_namespaces]]\nbinding = \"A\"\n"
+                "[[kv_namespaces]]\nbinding = \"A\"\n",
+                "duplicate binding"));
   EXPECT_TRUE(FailsWith("main = \"a\"\nkv_namespaces = 3\n", "kv_namespaces"));
 }
 

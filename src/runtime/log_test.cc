@@ -8,7 +8,9 @@ namespace {
 
 TEST(GuestTextTest, LineBreaksAndControlBytesCannotForgeLogLines) {
   EXPECT_EQ(GuestText("ok\nGET / 200 0.1ms isolate=1"), "ok\\nGET / 200 0.1ms isolate=1");
-  EXPECT_EQ(GuestText("a\rb\x01" "c\td"), "a\\rb\\x01c\td");
+  EXPECT_EQ(GuestText("a\rb\x01"
+                      "c\td"),
+            "a\\rb\\x01c\td");
 }
 
 TEST(GuestTextTest, LongTextIsCutAndSaysHowMuchWasDropped) {

@@ -37,30 +37,31 @@ namespace {
 
 // (module (memory (export "memory") 1) (func (export "fetch")))
 const std::vector<uint8_t> kWorker = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // \0asm, version 1
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,              // type 0: () -> ()
-    0x03, 0x02, 0x01, 0x00,                          // func 0: type 0
-    0x05, 0x03, 0x01, 0x00, 0x01,                    // memory 0: min 1 page
-    0x07, 0x12, 0x02,                                // exports (2):
-    0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00,  //   "memory" memory 0
-    0x05, 'f', 'e', 't', 'c', 'h', 0x00, 0x00,       //   "fetch" func 0
-    0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b,              // code: func 0 { }
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,        // \0asm, version 1
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                    // type 0: () -> ()
+    0x03, 0x02, 0x01, 0x00,                                // func 0: type 0
+    0x05, 0x03, 0x01, 0x00, 0x01,                          // memory 0: min 1 page
+    0x07, 0x12, 0x02,                                      // exports (2):
+    0x06, 'm',  'e',  'm',  'o',  'r',  'y',  0x02, 0x00,  //   "memory" memory 0
+    0x05, 'f',  'e',  't',  'c',  'h',  0x00, 0x00,        //   "fetch" func 0
+    0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b,                    // code: func 0 { }
 };
 
 // kWorker plus (func (export "_initialize") unreachable): every
 // instantiation fails, the same way each time.
 const std::vector<uint8_t> kTrappingInit = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // \0asm, version 1
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,              // type 0: () -> ()
-    0x03, 0x03, 0x02, 0x00, 0x00,                    // funcs 0, 1: type 0
-    0x05, 0x03, 0x01, 0x00, 0x01,                    // memory 0: min 1 page
-    0x07, 0x20, 0x03,                                // exports (3):
-    0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00,  //   "memory" memory 0
-    0x05, 'f', 'e', 't', 'c', 'h', 0x00, 0x00,       //   "fetch" func 0
-    0x0b, '_', 'i', 'n', 'i', 't', 'i', 'a', 'l', 'i', 'z', 'e', 0x00, 0x01,  // "_initialize" func 1
-    0x0a, 0x08, 0x02,                                // code (2):
-    0x02, 0x00, 0x0b,                                //   func 0 { }
-    0x03, 0x00, 0x00, 0x0b,                          //   func 1 { unreachable }
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,        // \0asm, version 1
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                    // type 0: () -> ()
+    0x03, 0x03, 0x02, 0x00, 0x00,                          // funcs 0, 1: type 0
+    0x05, 0x03, 0x01, 0x00, 0x01,                          // memory 0: min 1 page
+    0x07, 0x20, 0x03,                                      // exports (3):
+    0x06, 'm',  'e',  'm',  'o',  'r',  'y',  0x02, 0x00,  //   "memory" memory 0
+    0x05, 'f',  'e',  't',  'c',  'h',  0x00, 0x00,        //   "fetch" func 0
+    0x0b, '_',  'i',  'n',  'i',  't',  'i',  'a',  'l',
+    'i',  'z',  'e',  0x00, 0x01,  // "_initialize" func 1
+    0x0a, 0x08, 0x02,              // code (2):
+    0x02, 0x00, 0x0b,              //   func 0 { }
+    0x03, 0x00, 0x00, 0x0b,        //   func 1 { unreachable }
 };
 
 // (module (import "test" "init" (func)) (memory (export "memory") 1)
@@ -68,19 +69,21 @@ const std::vector<uint8_t> kTrappingInit = {
 // _initialize does whatever the test's g_init does: yield (so instantiation
 // is no longer atomic and other fibers run meanwhile), fail, or both.
 const std::vector<uint8_t> kHookedInit = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // \0asm, version 1
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,              // type 0: () -> ()
-    0x02, 0x0d, 0x01,                                // imports (1):
-    0x04, 't', 'e', 's', 't', 0x04, 'i', 'n', 'i', 't', 0x00, 0x00,  // test.init: func 0, type 0
-    0x03, 0x03, 0x02, 0x00, 0x00,                    // funcs 1, 2: type 0
-    0x05, 0x03, 0x01, 0x00, 0x01,                    // memory 0: min 1 page
-    0x07, 0x20, 0x03,                                // exports (3):
-    0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00,  //   "memory" memory 0
-    0x05, 'f', 'e', 't', 'c', 'h', 0x00, 0x01,       //   "fetch" func 1
-    0x0b, '_', 'i', 'n', 'i', 't', 'i', 'a', 'l', 'i', 'z', 'e', 0x00, 0x02,  // "_initialize" func 2
-    0x0a, 0x09, 0x02,                                // code (2):
-    0x02, 0x00, 0x0b,                                //   func 1 { }
-    0x04, 0x00, 0x10, 0x00, 0x0b,                    //   func 2 { call 0 }
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,                         // \0asm, version 1
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                                     // type 0: () -> ()
+    0x02, 0x0d, 0x01,                                                       // imports (1):
+    0x04, 't',  'e',  's',  't',  0x04, 'i',  'n',  'i',  't', 0x00, 0x00,  // test.init: func 0,
+                                                                            // type 0
+    0x03, 0x03, 0x02, 0x00, 0x00,                                           // funcs 1, 2: type 0
+    0x05, 0x03, 0x01, 0x00, 0x01,                                           // memory 0: min 1 page
+    0x07, 0x20, 0x03,                                                       // exports (3):
+    0x06, 'm',  'e',  'm',  'o',  'r',  'y',  0x02, 0x00,                   //   "memory" memory 0
+    0x05, 'f',  'e',  't',  'c',  'h',  0x00, 0x01,                         //   "fetch" func 1
+    0x0b, '_',  'i',  'n',  'i',  't',  'i',  'a',  'l',  'i', 'z',  'e',  0x00,
+    0x02,                          // "_initialize" func 2
+    0x0a, 0x09, 0x02,              // code (2):
+    0x02, 0x00, 0x0b,              //   func 1 { }
+    0x04, 0x00, 0x10, 0x00, 0x0b,  //   func 2 { call 0 }
 };
 
 // What test.init does; set by the test, cleared by the fixture.
@@ -100,10 +103,10 @@ const abi::HostFunction* TestResolver(std::string_view module, std::string_view 
 
 // What a holder fiber (IsolatePoolTest::SpawnHolder) got and is told.
 struct Holder {
-  bool got = false;        // Acquire returned
-  Status status;           // its error, if any
-  uint64_t id = 0;         // the isolate's id, if any
-  bool let_go = false;     // set by the test: release the isolate now
+  bool got = false;     // Acquire returned
+  Status status;        // its error, if any
+  uint64_t id = 0;      // the isolate's id, if any
+  bool let_go = false;  // set by the test: release the isolate now
   bool done = false;
 };
 
@@ -164,13 +167,13 @@ class IsolatePoolTest : public ::testing::Test {
       h.status = iso.status();
       if (iso.ok()) {
         h.id = (*iso)->id;
-        if (hold && !YieldUntil([&] { return h.let_go; })) ADD_FAILURE() << index << " never let go";
+        if (hold && !YieldUntil([&] { return h.let_go; }))
+          ADD_FAILURE() << index << " never let go";
         pool.Release(std::move(*iso));
       }
       h.done = true;
     });
   }
-
 
   // After a failure: hands a fresh isolate (id 0) to every fiber still
   // waiting in the pool so that it finishes and the test ends cleanly
@@ -270,7 +273,6 @@ TEST_F(IsolatePoolTest, IdleIsolatesAreReusedMostRecentlyReleasedFirstAndNoneCre
 }
 
 // ---- Hand-off ----
-
 
 TEST_F(IsolatePoolTest, AReleasedIsolateGoesStraightToTheLongestWaiterNotToALaterArrival) {
   IsolatePool& pool = NewPool(kWorker, 1);
@@ -393,8 +395,9 @@ TEST_F(IsolatePoolTest, WhenInitializeTrapsAcquireReturnsTheErrorAndTheSlotIsNot
       done = true;
     });
     if (!YieldUntil([&] { return done; })) {
-      ADD_FAILURE() << "attempt " << attempts + 1 << " waits for a slot nobody holds: live="
-                    << pool.live() << " waiting=" << pool.waiting();
+      ADD_FAILURE() << "attempt " << attempts + 1
+                    << " waits for a slot nobody holds: live=" << pool.live()
+                    << " waiting=" << pool.waiting();
       Unstrand();
     }
   });
@@ -417,8 +420,8 @@ TEST_F(IsolatePoolTest, AWaiterBehindAFailingInstantiationTriesInTurnAndFailsToo
   RunOnFiber([&] {
     for (int i = 0; i < 2; ++i) SpawnHolder(pool, h[i], i, /*hold=*/false);
     if (!YieldUntil([&] { return h[0].done && h[1].done; })) {
-      ADD_FAILURE() << "a waiter was stranded behind a failed instantiation; live="
-                    << pool.live() << " waiting=" << pool.waiting();
+      ADD_FAILURE() << "a waiter was stranded behind a failed instantiation; live=" << pool.live()
+                    << " waiting=" << pool.waiting();
       Unstrand();
     }
   });
@@ -648,7 +651,8 @@ class Model {
   // it in) that Acquire has not yet returned.
   size_t leased() const {
     size_t n = 0;
-    for (Owed o : owed_) n += (o == Owed::kIdleIsolate || o == Owed::kNewSlot || o == Owed::kHolding);
+    for (Owed o : owed_)
+      n += (o == Owed::kIdleIsolate || o == Owed::kNewSlot || o == Owed::kHolding);
     return n;
   }
   // Waiters in the order they queued, and in the order they were served.
@@ -673,7 +677,7 @@ class Model {
 };
 
 struct WorkloadStats {
-  int waits = 0;             // Acquires that had to queue
+  int waits = 0;  // Acquires that had to queue
   int discards = 0;
   int failed_inits = 0;
   int failed_with_waiters = 0;  // failed instantiations whose slot went to a waiter
@@ -686,10 +690,18 @@ struct WorkloadStats {
 // comes from `seed`; fibers run in a deterministic order, so a seed replays.
 class Workload {
  public:
-  Workload(sched::RealScheduler* s, engine::Engine* e, IsolatePool* pool, size_t max,
-           int workers, uint64_t seed, bool hooked, WorkloadStats* stats)
-      : sched_(s), engine_(e), pool_(pool), max_(max), n_(workers), hooked_(hooked),
-        rng_(seed), model_(max, workers), init_failed_(workers, false), stats_(stats) {}
+  Workload(sched::RealScheduler* s, engine::Engine* e, IsolatePool* pool, size_t max, int workers,
+           uint64_t seed, bool hooked, WorkloadStats* stats)
+      : sched_(s),
+        engine_(e),
+        pool_(pool),
+        max_(max),
+        n_(workers),
+        hooked_(hooked),
+        rng_(seed),
+        model_(max, workers),
+        init_failed_(workers, false),
+        stats_(stats) {}
 
   // Runs on a fiber; returns when every worker has finished or none can move.
   void Run(const std::function<abi::Context()>& new_context) {
@@ -741,11 +753,12 @@ class Workload {
     if (pool_->live() != pool_->idle() + model_.leased()) why += " live() != idle() + leased;";
     if (!why.empty()) {
       failed_ = true;
-      ADD_FAILURE() << "step " << steps_ << " (" << where << "):" << why << " live=" << pool_->live()
-                    << " idle=" << pool_->idle() << " waiting=" << pool_->waiting()
-                    << " engine_live=" << engine_live << "; model live=" << model_.live()
-                    << " idle=" << model_.idle() << " waiting=" << model_.waiting()
-                    << " leased=" << model_.leased() << " max=" << max_;
+      ADD_FAILURE() << "step " << steps_ << " (" << where << "):" << why
+                    << " live=" << pool_->live() << " idle=" << pool_->idle()
+                    << " waiting=" << pool_->waiting() << " engine_live=" << engine_live
+                    << "; model live=" << model_.live() << " idle=" << model_.idle()
+                    << " waiting=" << model_.waiting() << " leased=" << model_.leased()
+                    << " max=" << max_;
     }
   }
 
@@ -836,7 +849,7 @@ class Workload {
   const bool hooked_;
   std::mt19937_64 rng_;
   Model model_;
-  std::vector<bool> init_failed_;  // worker's last instantiation trapped
+  std::vector<bool> init_failed_;           // worker's last instantiation trapped
   std::map<sched::Fiber*, int> worker_of_;  // fibers are all spawned up front: no reuse
   std::set<uint64_t> seen_ids_;
   std::vector<int> returned_;  // queued workers, in the order Acquire returned
@@ -860,8 +873,7 @@ class IsolatePoolModelTest : public IsolatePoolTest {
         load.Run([this] { return NewContext(); });
         if (!load.all_finished()) {
           ADD_FAILURE() << "lost wake-up: workers never got an answer from Acquire; pool live="
-                        << pool.live() << " idle=" << pool.idle()
-                        << " waiting=" << pool.waiting();
+                        << pool.live() << " idle=" << pool.idle() << " waiting=" << pool.waiting();
           Unstrand();
         }
       });

@@ -24,10 +24,14 @@ namespace {
 
 const char* LevelName(abi::LogLevel level) {
   switch (level) {
-    case abi::LogLevel::kDebug: return "debug";
-    case abi::LogLevel::kInfo: return "info";
-    case abi::LogLevel::kWarn: return "warn";
-    case abi::LogLevel::kError: return "error";
+    case abi::LogLevel::kDebug:
+      return "debug";
+    case abi::LogLevel::kInfo:
+      return "info";
+    case abi::LogLevel::kWarn:
+      return "warn";
+    case abi::LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -68,9 +72,9 @@ Status Runtime::Start() {
   // isolates of the whole process exactly (max = 1 serializes every request).
   size_t n = std::min<size_t>(loops_->size(), config_.isolates_max);
   for (size_t i = 0; i < n; ++i) {
-    states_.push_back(std::make_unique<LoopState>(
-        &loops_->loop(i), module, limits, ShareOf(config_.isolates_max, n, i),
-        [this] { return next_isolate_id_++; }));
+    states_.push_back(std::make_unique<LoopState>(&loops_->loop(i), module, limits,
+                                                  ShareOf(config_.isolates_max, n, i),
+                                                  [this] { return next_isolate_id_++; }));
   }
   // Prewarm on a fiber of a scheduler of our own, before the loops run, so an
   // _initialize that waits (or fails) does so here and its error reaches the
@@ -93,17 +97,17 @@ Status Runtime::Start() {
   return status;
 }
 
-void Runtime::Handle(size_t loop_index, abi::Request req,
-                     std::function<void(abi::Response)> done) {
+void Runtime::Handle(size_t loop_index, abi::Request req, std::function<void(abi::Response)> done) {
   sched::RealScheduler& origin = loops_->loop(loop_index);
   const int64_t arrived = origin.NowMicros();
   ++in_flight_;
   if (loop_index < states_.size()) {
     LoopState& loop = *states_[loop_index];
-    loop.sched->Spawn([this, &loop, arrived, req = std::move(req), done = std::move(done)]() mutable {
-      Serve(loop, arrived, std::move(req), done);
-      --in_flight_;
-    });
+    loop.sched->Spawn(
+        [this, &loop, arrived, req = std::move(req), done = std::move(done)]() mutable {
+          Serve(loop, arrived, std::move(req), done);
+          --in_flight_;
+        });
     return;
   }
   // A loop without a pool (max < loops): serve on a pool's loop, answer on
@@ -135,7 +139,8 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   abi::Response response;
   auto leased = loop.pool.Acquire(&ctx);
   if (!leased.ok()) {
-    log_->Line("error: " + config_.name + ": cannot start an isolate: " + leased.status().ToString());
+    log_->Line("error: " + config_.name +
+               ": cannot start an isolate: " + leased.status().ToString());
     response = Failure(500, "worker failed to start: " + leased.status().message() + "\n");
   } else {
     std::unique_ptr<PooledIsolate> iso = std::move(*leased);
@@ -155,8 +160,8 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
     char ms[32];
     std::snprintf(ms, sizeof(ms), "%.1fms", (s.NowMicros() - start) / 1000.0);
     log_->Access(ctx.request.method + " " + std::string(PathOf(ctx.request.url)) + " " +
-                 std::to_string(response.status) + " " + ms + " isolate=" +
-                 std::to_string(isolate_id));
+                 std::to_string(response.status) + " " + ms +
+                 " isolate=" + std::to_string(isolate_id));
   }
   done(std::move(response));
 }
@@ -173,8 +178,8 @@ abi::Response Runtime::Outcome(const engine::CallOutcome& out, abi::Context& ctx
       if (out.exit_code != 0 && !ctx.response.status_set) ctx.response.status = 500;
       return std::move(ctx.response);
     case K::kOutOfFuel:
-      log_->Line("error: " + who + ": exceeded CPU limit (cpu_ms=" +
-                 std::to_string(config_.cpu_ms) + ")" + where);
+      log_->Line("error: " + who +
+                 ": exceeded CPU limit (cpu_ms=" + std::to_string(config_.cpu_ms) + ")" + where);
       return Failure(503, "worker exceeded CPU limit\n");
     case K::kOutOfMemory:
       log_->Line("error: " + who + ": exceeded memory limit (memory_mb=" +

@@ -36,7 +36,8 @@ int WaitForSignal(std::initializer_list<int> signals) {
 
 int WaitForSignalFor(std::initializer_list<int> signals, int64_t timeout_ms) {
   sigset_t set = SetOf(signals);
-  timespec ts{static_cast<time_t>(timeout_ms / 1000), static_cast<long>(timeout_ms % 1000) * 1000000};
+  timespec ts{static_cast<time_t>(timeout_ms / 1000),
+              static_cast<long>(timeout_ms % 1000) * 1000000};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;  // -1 with EAGAIN (timeout) or EINTR: no signal
 }

@@ -10,13 +10,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/context/fiber.hpp>
 #include <chrono>
 #include <cstdio>
-#include <algorithm>
 #include <optional>
 
 #include "base/status.h"

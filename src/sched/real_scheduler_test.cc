@@ -30,7 +30,8 @@ TEST(RealSchedulerTest, SpawnedFiberRunsAfterTheCallerYields) {
     s.SleepFor(0);
     order.push_back("parent after yield");
   });
-  EXPECT_EQ(order, (std::vector<std::string>{"parent before yield", "child", "parent after yield"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"parent before yield", "child", "parent after yield"}));
 }
 
 TEST(RealSchedulerTest, SleepNeverWakesBeforeItsDeadline) {
