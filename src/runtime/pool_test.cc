@@ -69,17 +69,17 @@ const std::vector<uint8_t> kTrappingInit = {
 // _initialize does whatever the test's g_init does: yield (so instantiation
 // is no longer atomic and other fibers run meanwhile), fail, or both.
 const std::vector<uint8_t> kHookedInit = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,                         // \0asm, version 1
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                                     // type 0: () -> ()
-    0x02, 0x0d, 0x01,                                                       // imports (1):
-    0x04, 't',  'e',  's',  't',  0x04, 'i',  'n',  'i',  't', 0x00, 0x00,  // test.init: func 0,
-                                                                            // type 0
-    0x03, 0x03, 0x02, 0x00, 0x00,                                           // funcs 1, 2: type 0
-    0x05, 0x03, 0x01, 0x00, 0x01,                                           // memory 0: min 1 page
-    0x07, 0x20, 0x03,                                                       // exports (3):
-    0x06, 'm',  'e',  'm',  'o',  'r',  'y',  0x02, 0x00,                   //   "memory" memory 0
-    0x05, 'f',  'e',  't',  'c',  'h',  0x00, 0x01,                         //   "fetch" func 1
-    0x0b, '_',  'i',  'n',  'i',  't',  'i',  'a',  'l',  'i', 'z',  'e',  0x00,
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,                  // \0asm, version 1
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,                              // type 0: () -> ()
+    0x02, 0x0d, 0x01,                                                // imports (1):
+    0x04, 't', 'e', 's', 't', 0x04, 'i', 'n', 'i', 't', 0x00, 0x00,  // test.init: func 0,
+                                                                     // type 0
+    0x03, 0x03, 0x02, 0x00, 0x00,                                    // funcs 1, 2: type 0
+    0x05, 0x03, 0x01, 0x00, 0x01,                                    // memory 0: min 1 page
+    0x07, 0x20, 0x03,                                                // exports (3):
+    0x06, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00,                  //   "memory" memory 0
+    0x05, 'f', 'e', 't', 'c', 'h', 0x00, 0x01,                       //   "fetch" func 1
+    0x0b, '_', 'i', 'n', 'i', 't', 'i', 'a', 'l', 'i', 'z', 'e', 0x00,
     0x02,                          // "_initialize" func 2
     0x0a, 0x09, 0x02,              // code (2):
     0x02, 0x00, 0x0b,              //   func 1 { }
