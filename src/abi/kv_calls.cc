@@ -100,46 +100,48 @@ HostOutcome KvOpen(HostCall& c) {
   return HostOutcome::Return();
 }
 
-HostOutcome KvGet(HostCall& c) {
-  Guest g(c, "kv_get");
+namespace {
+
+// The shape kv_get and kv_get_metadata share: check the key and the
+// `out_pairs` output ranges (args 3, 4 and on, in pairs) before touching the
+// store, read the entry, and let `write` answer with it.
+template <typename Write>
+HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs, Write write) {
   std::string_view key;
   uint8_t* unused;
-  if (!g.Read(g.U32(1), g.U32(2), &key) || !g.Writable(g.U32(3), g.U32(4), &unused) ||
-      !g.Writable(g.U32(5), g.U32(6), &unused)) {
-    return g.Trap();
+  if (!g.Read(g.U32(1), g.U32(2), &key)) return g.Trap();
+  for (int i = 0; i < out_pairs; ++i) {
+    if (!g.Writable(g.U32(3 + 2 * i), g.U32(4 + 2 * i), &unused)) return g.Trap();
   }
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr) return g.Answer(kEInval);
   c.bytes += kKvReadCost;
   Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
-  if (!entry.ok()) return g.Answer(ErrorCode(c, "kv_get", entry.status()));
-  uint32_t len;
-  if (!g.WriteOut(g.U32(3), g.U32(4), entry->value, &len) ||
-      !g.WriteCString(g.U32(5), g.U32(6), entry->etag)) {
-    return g.Trap();
-  }
-  g.Return(len);
-  return HostOutcome::Return();
+  if (!entry.ok()) return g.Answer(ErrorCode(c, fn, entry.status()));
+  return write(*entry);
+}
+
+}  // namespace
+
+HostOutcome KvGet(HostCall& c) {
+  Guest g(c, "kv_get");
+  return ReadEntry(c, g, "kv_get", 2, [&](const kv::Entry& entry) {
+    uint32_t len;
+    if (!g.WriteOut(g.U32(3), g.U32(4), entry.value, &len) ||
+        !g.WriteCString(g.U32(5), g.U32(6), entry.etag)) {
+      return g.Trap();
+    }
+    return g.Answer(static_cast<int32_t>(len));
+  });
 }
 
 HostOutcome KvGetMetadata(HostCall& c) {
   Guest g(c, "kv_get_metadata");
-  std::string_view key;
-  uint8_t* unused;
-  if (!g.Read(g.U32(1), g.U32(2), &key) || !g.Writable(g.U32(3), g.U32(4), &unused)) {
-    return g.Trap();
-  }
-  kv::Namespace* ns = Binding(c, g.U32(0));
-  if (ns == nullptr) return g.Answer(kEInval);
-  c.bytes += kKvReadCost;
-  Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
-  if (!entry.ok()) {
-    return g.Answer(ErrorCode(c, "kv_get_metadata", entry.status()));
-  }
-  uint32_t len;
-  if (!g.WriteOut(g.U32(3), g.U32(4), entry->metadata, &len)) return g.Trap();
-  g.Return(len);
-  return HostOutcome::Return();
+  return ReadEntry(c, g, "kv_get_metadata", 1, [&](const kv::Entry& entry) {
+    uint32_t len;
+    if (!g.WriteOut(g.U32(3), g.U32(4), entry.metadata, &len)) return g.Trap();
+    return g.Answer(static_cast<int32_t>(len));
+  });
 }
 
 HostOutcome KvPut(HostCall& c) {
