@@ -4,7 +4,7 @@
 // records the wait, so a test can assert exactly how long code waited.
 //
 // Threading: one thread only (unlike the real contract, WallMillis too).
-// Unsupported: Spawn, Post, Suspend and Wake CHECK-fail: a test that needs
+// Unsupported: Spawn, Post, Suspend, SuspendUntil and Wake CHECK-fail: a test that needs
 // them needs the real or the simulated scheduler. Current() is nullptr.
 #ifndef EDGELAB_TESTING_FAKE_SCHEDULER_H_
 #define EDGELAB_TESTING_FAKE_SCHEDULER_H_
@@ -39,6 +39,7 @@ class FakeScheduler final : public sched::Scheduler {
   void Post(std::function<void()>) override { Unsupported("Post"); }
   sched::Fiber* Current() override { return nullptr; }
   void Suspend() override { Unsupported("Suspend"); }
+  bool SuspendUntil(int64_t) override { Unsupported("SuspendUntil"); }
   void Wake(sched::Fiber*) override { Unsupported("Wake"); }
 
   // Moves virtual time forward without recording a sleep.

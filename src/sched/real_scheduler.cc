@@ -66,6 +66,13 @@ class Fiber {
   boost::asio::steady_timer timer;
   StackSwitch stack;       // this fiber's stack
   StackSwitch loop_stack;  // the loop's stack, learnt on entry
+  // SuspendUntil: true while the timer may still resume the fiber; whoever
+  // clears it (the timer or Wake) is the one that resumes it.
+  // `wait_gen` tells the timer handler of an earlier wait (queued before
+  // Wake cancelled it) from the current one.
+  bool timed_wait = false;
+  bool woken = false;  // how the last SuspendUntil ended
+  uint64_t wait_gen = 0;
 };
 
 // Stacks of a fixed size with a PROT_NONE guard page below each, reused
@@ -213,7 +220,31 @@ void RealScheduler::Suspend() {
 }
 
 void RealScheduler::Wake(Fiber* fiber) {
+  if (fiber->timed_wait) {
+    // The timer's handler may already be queued (expired, not yet run):
+    // cancel() cannot stop it then, so it checks timed_wait and does nothing.
+    fiber->timed_wait = false;
+    fiber->woken = true;
+    fiber->timer.cancel();
+  }
   boost::asio::post(io_, [this, fiber] { Resume(fiber); });
+}
+
+bool RealScheduler::SuspendUntil(int64_t deadline_micros) {
+  Fiber* f = current_;
+  EDGELAB_CHECK(f != nullptr);
+  f->timed_wait = true;
+  f->woken = false;
+  uint64_t gen = ++f->wait_gen;
+  int64_t wait = std::max<int64_t>(0, deadline_micros - NowMicros());
+  f->timer.expires_after(std::chrono::microseconds(wait));
+  f->timer.async_wait([this, f, gen](const boost::system::error_code&) {
+    if (!f->timed_wait || f->wait_gen != gen) return;  // Wake() got there first
+    f->timed_wait = false;
+    Resume(f);
+  });
+  Suspend();
+  return f->woken;
 }
 
 void RealScheduler::SleepUntil(int64_t deadline_micros) {

@@ -37,6 +37,7 @@ class RealScheduler final : public Scheduler {
   void SleepUntil(int64_t deadline_micros) override;
   Fiber* Current() override;
   void Suspend() override;
+  bool SuspendUntil(int64_t deadline_micros) override;
   void Wake(Fiber* fiber) override;
 
   // Runs the loop on this thread until Stop() and until no work is left.

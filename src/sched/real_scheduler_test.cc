@@ -130,5 +130,43 @@ TEST(RealSchedulerTest, RandomDiffersBetweenSchedulers) {
   EXPECT_NE(a.Random(), b.Random());
 }
 
+TEST(RealSchedulerTest, SuspendUntilTimesOutWhenNobodyWakes) {
+  RealScheduler s;
+  RunOnFiber(s, [&] {
+    int64_t start = s.NowMicros();
+    EXPECT_FALSE(s.SuspendUntil(start + 2000));
+    EXPECT_GE(s.NowMicros(), start + 2000);
+  });
+}
+
+TEST(RealSchedulerTest, SuspendUntilEndsEarlyWhenWoken) {
+  RealScheduler s;
+  RunOnFiber(s, [&] {
+    Fiber* self = s.Current();
+    s.Spawn([&] { s.Wake(self); });
+    int64_t start = s.NowMicros();
+    EXPECT_TRUE(s.SuspendUntil(start + 60'000'000));  // a minute: the wake must end it
+    // A second timed wait is not disturbed by the first one's cancelled timer.
+    EXPECT_FALSE(s.SuspendUntil(s.NowMicros() + 1000));
+  });
+}
+
+TEST(RealSchedulerTest, WaitQueueWaitUntilLeavesTheQueueOnTimeout) {
+  RealScheduler s;
+  RunOnFiber(s, [&] {
+    WaitQueue q(&s);
+    EXPECT_FALSE(q.WaitUntil(s.NowMicros() + 500));
+    EXPECT_TRUE(q.empty());
+    EXPECT_FALSE(q.NotifyOne());
+    bool notified = false;
+    s.Spawn([&] { notified = q.WaitUntil(s.NowMicros() + 60'000'000); });
+    s.SleepFor(0);
+    EXPECT_EQ(q.size(), 1u);
+    EXPECT_TRUE(q.NotifyOne());
+    s.SleepFor(0);
+    EXPECT_TRUE(notified);
+  });
+}
+
 }  // namespace
 }  // namespace edgelab::sched

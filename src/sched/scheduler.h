@@ -57,7 +57,15 @@ class Scheduler : public Clock {
   // Suspends the current fiber until someone calls Wake() on it.
   // Requires: Current() != nullptr.
   virtual void Suspend() = 0;
-  // Makes a fiber suspended by Suspend() ready to run again (in wake order).
+  // Suspends the current fiber until someone calls Wake() on it or until
+  // NowMicros() >= deadline, whichever comes first. Returns true when woken
+  // by Wake(), false when the deadline passed. Either way the fiber resumes
+  // exactly once: a Wake() after the deadline fired is a bug (the waker must
+  // know the fiber still waits; WaitQueue::WaitUntil keeps that bookkeeping).
+  // Requires: Current() != nullptr.
+  virtual bool SuspendUntil(int64_t deadline_micros) = 0;
+  // Makes a fiber suspended by Suspend() or SuspendUntil() ready to run
+  // again (in wake order).
   virtual void Wake(Fiber* fiber) = 0;
 };
 
@@ -73,6 +81,20 @@ class WaitQueue {
   void Wait() {
     waiters_.push_back(sched_->Current());
     sched_->Suspend();
+  }
+  // As Wait, but gives up at `deadline_micros` (NowMicros() time). Returns
+  // true when notified, false on timeout (then it is no longer queued).
+  bool WaitUntil(int64_t deadline_micros) {
+    Fiber* self = sched_->Current();
+    waiters_.push_back(self);
+    if (sched_->SuspendUntil(deadline_micros)) return true;
+    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+      if (*it == self) {
+        waiters_.erase(it);
+        break;
+      }
+    }
+    return false;
   }
   // Wakes the longest waiter; returns false when none waits.
   bool NotifyOne() {
