@@ -16,6 +16,7 @@ inline constexpr int32_t kEPrecondition = -2;
 inline constexpr int32_t kEInval = -3;
 inline constexpr int32_t kEIO = -4;
 inline constexpr int32_t kEUnavailable = -5;
+inline constexpr int32_t kECycle = -6;
 
 // Work a host function does beyond the guest bytes it touches, in
 // HostCall::bytes units (engine::kBytesPerFuel = 8 bytes per fuel unit, and
@@ -50,6 +51,32 @@ HostOutcome KvGetMetadata(HostCall& c);
 HostOutcome KvPut(HostCall& c);
 HostOutcome KvDelete(HostCall& c);
 HostOutcome KvList(HostCall& c);
+
+// object_calls.cc: vars, and Durable Object stubs (reaching an object from a
+// worker or from another object, and the responses it gave).
+HostOutcome VarGet(HostCall& c);
+HostOutcome DoNamespace(HostCall& c);
+HostOutcome DoIdFromName(HostCall& c);
+HostOutcome DoNewUniqueId(HostCall& c);
+HostOutcome DoFetch(HostCall& c);
+HostOutcome DoResponseStatus(HostCall& c);
+HostOutcome DoResponseHeaders(HostCall& c);
+HostOutcome DoResponseBody(HostCall& c);
+HostOutcome DoResponseClose(HostCall& c);
+
+// storage_calls.cc: inside a Durable Object (EINVAL elsewhere): its id, its
+// storage, transactions and its alarm.
+HostOutcome DoSelfId(HostCall& c);
+HostOutcome StorageGet(HostCall& c);
+HostOutcome StoragePut(HostCall& c);
+HostOutcome StorageDelete(HostCall& c);
+HostOutcome StorageList(HostCall& c);
+HostOutcome StorageTxnBegin(HostCall& c);
+HostOutcome StorageTxnCommit(HostCall& c);
+HostOutcome StorageTxnRollback(HostCall& c);
+HostOutcome AlarmSet(HostCall& c);
+HostOutcome AlarmGet(HostCall& c);
+HostOutcome AlarmDelete(HostCall& c);
 
 // wasi_calls.cc: the WASI preview1 subset.
 HostOutcome FdWrite(HostCall& c);

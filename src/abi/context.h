@@ -1,7 +1,8 @@
 // abi/context.h: what a guest's host calls can reach while it serves one
-// request: the request, the response being built, its KV bindings, the
-// scheduler to wait on and the log. The runtime fills one per request; the
-// engine hands it to every host call.
+// request: the request, the response being built, its KV bindings, its
+// Durable Object bindings (and, inside an object, that object's storage),
+// its vars, the scheduler to wait on and the log. The runtime fills one per
+// request; the engine hands it to every host call.
 //
 // Threading: belongs to the one fiber serving the request.
 // This header must compile as C++17 (the engine includes abi headers).
@@ -10,10 +11,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "base/status.h"
 
 namespace edgelab::sched {
 class Scheduler;
@@ -21,6 +27,10 @@ class Scheduler;
 namespace edgelab::kv {
 class Namespace;
 }
+namespace edgelab::objects {
+class Storage;
+struct ObjectKey;
+}  // namespace edgelab::objects
 
 namespace edgelab::abi {
 
@@ -47,6 +57,46 @@ struct KvBinding {
   kv::Namespace* ns;  // outlives the context
 };
 
+class Context;
+
+// One Durable Object namespace (a class) as a guest reaches it through a
+// binding. Implemented by the runtime, which owns the objects.
+// Threading: shared by all loops; every method is safe from any fiber.
+class ObjectNamespace {
+ public:
+  virtual ~ObjectNamespace() = default;
+  // The id of the object named `name` in this namespace: 64 lower-case hex
+  // characters; the same name always gives the same id (across restarts).
+  virtual std::string IdFromName(std::string_view name) const = 0;
+  // A new random id (64 lower-case hex characters) drawn from `caller`'s
+  // scheduler.
+  virtual std::string NewUniqueId(Context& caller) const = 0;
+  // Whether `id` has the form of an id (64 lower-case hex characters).
+  virtual bool ValidId(std::string_view id) const = 0;
+  // Sends `req` to object `id` and waits (on caller's scheduler) for its
+  // response; a guest fault inside the object is a response (500 / 503),
+  // not an error. Errors: kInvalidArgument for a malformed id;
+  // kPreconditionFailed when the call would close a cycle of objects waiting
+  // on each other (objects/registry.h rule 5); kIOError when the object's
+  // storage write failed (its response is lost); kUnavailable when the
+  // runtime is shutting down.
+  // Requires: on a fiber of caller.sched().
+  virtual Result<Response> Fetch(Context& caller, std::string_view id, Request req) = 0;
+};
+
+struct ObjectBinding {
+  std::string name;     // the binding name the guest opens
+  ObjectNamespace* ns;  // outlives the context
+};
+
+using Vars = std::map<std::string, std::string, std::less<>>;
+
+// Inside a Durable Object's turn: the object itself.
+struct ObjectScope {
+  const objects::ObjectKey* key = nullptr;  // its namespace and id
+  objects::Storage* storage = nullptr;      // its storage (objects/storage.h)
+};
+
 class Context {
  public:
   using LogFn = std::function<void(LogLevel, std::string_view)>;
@@ -57,10 +107,25 @@ class Context {
   // A context for a new isolate's _initialize, run while serving this one:
   // the same services and log, but no request to read and a response nobody
   // sends (initialization must not see or answer someone's request).
-  Context ForInit() const { return Context(sched_, kv_, log_); }
+  Context ForInit() const {
+    Context init(sched_, kv_, log_);
+    init.objects_ = objects_;
+    init.vars_ = vars_;
+    return init;
+  }
+
+  // Services beyond KV, set by the runtime after construction (defaults:
+  // none). The pointees outlive the context.
+  void set_objects(const std::vector<ObjectBinding>* objects) { objects_ = objects; }
+  void set_vars(const Vars* vars) { vars_ = vars; }
+  void set_object(ObjectScope scope) { object_ = scope; }
 
   sched::Scheduler& sched() const { return *sched_; }
   const std::vector<KvBinding>& kv() const { return *kv_; }
+  const std::vector<ObjectBinding>& objects() const { return objects_ ? *objects_ : kNoObjects; }
+  const Vars& vars() const { return vars_ ? *vars_ : kNoVars; }
+  // The object this request runs in; key and storage are null in a worker.
+  const ObjectScope& object() const { return object_; }
   void Log(LogLevel level, std::string_view msg) const {
     if (log_) log_(level, msg);
   }
@@ -74,11 +139,19 @@ class Context {
   uint64_t max_response_bytes = 128 * 1024 * 1024;
   // Partial stdout/stderr lines from WASI fd_write, flushed at newline.
   std::string stdout_line, stderr_line;
+  // Responses of Durable Object fetches (do_fetch), by handle; a closed one
+  // is nullopt. They live as long as the request.
+  std::vector<std::optional<Response>> fetched;
 
  private:
   sched::Scheduler* const sched_;
   const std::vector<KvBinding>* const kv_;
   const LogFn log_;
+  const std::vector<ObjectBinding>* objects_ = nullptr;
+  const Vars* vars_ = nullptr;
+  ObjectScope object_;
+  inline static const std::vector<ObjectBinding> kNoObjects;
+  inline static const Vars kNoVars;
 };
 
 }  // namespace edgelab::abi

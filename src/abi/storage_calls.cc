@@ -1,0 +1,230 @@
+// abi/storage_calls.cc: host functions a guest calls inside a Durable
+// Object (during its do_fetch or do_alarm export): its id, its storage,
+// transactions and its alarm (docs/abi.md "Inside a Durable Object"). They
+// only reach objects::Storage (objects/storage.h says what a read sees and
+// when a write applies); turns, the output gate and alarm retries are the
+// registry's and the runtime's.
+//
+// As in kv_calls.cc, every guest range is checked before storage is touched,
+// so a bad pointer never leaves a half-done write behind. Outside an object
+// the calls are EINVAL, after the same checks: the pointer rule has no
+// exceptions.
+#include <cstring>
+#include <limits>
+
+#include "abi/calls.h"
+#include "abi/context.h"
+#include "abi/guest.h"
+#include "objects/storage.h"
+
+namespace edgelab::abi::calls {
+namespace {
+
+// This object's storage, or null (logged) outside a Durable Object.
+objects::Storage* Inside(HostCall& c, std::string_view fn) {
+  objects::Storage* storage = c.ctx->object().storage;
+  if (storage == nullptr) {
+    c.ctx->Log(LogLevel::kWarn, "edgelab." + std::string(fn) + ": only inside a Durable Object");
+  }
+  return storage;
+}
+
+// Maps a storage error to a guest code; logs what the guest cannot see.
+int32_t ErrorCode(HostCall& c, std::string_view fn, const Status& s) {
+  switch (s.code()) {
+    case Code::kNotFound:
+      return kENotFound;
+    case Code::kInvalidArgument:
+      c.ctx->Log(LogLevel::kWarn, "edgelab." + std::string(fn) + ": " + s.message());
+      return kEInval;
+    default:
+      c.ctx->Log(LogLevel::kError, "edgelab." + std::string(fn) + ": " + s.ToString());
+      return kEIO;
+  }
+}
+
+// The shape of the calls whose only guest data are their arguments: run `op`
+// on the object's storage, charging `cost`; answer 0 or the error's code.
+template <typename Op>
+HostOutcome StorageOp(HostCall& c, std::string_view fn, uint64_t cost, Op op) {
+  Guest g(c, fn);
+  objects::Storage* storage = Inside(c, fn);
+  if (storage == nullptr) return g.Answer(kEInval);
+  c.bytes += cost;
+  Status s = op(g, *storage);
+  return g.Answer(s.ok() ? 0 : ErrorCode(c, fn, s));
+}
+
+}  // namespace
+
+HostOutcome DoSelfId(HostCall& c) {
+  Guest g(c, "do_self_id");
+  uint8_t* unused;
+  if (!g.Writable(g.U32(0), g.U32(1), &unused)) return g.Trap();
+  if (Inside(c, "do_self_id") == nullptr) return g.Answer(kEInval);
+  EDGELAB_CHECK(c.ctx->object().key != nullptr);  // the runtime sets both or neither
+  uint32_t len;
+  if (!g.WriteOut(g.U32(0), g.U32(1), c.ctx->object().key->id, &len)) return g.Trap();
+  return g.Answer(static_cast<int32_t>(len));
+}
+
+HostOutcome StorageGet(HostCall& c) {
+  Guest g(c, "storage_get");
+  std::string_view key;
+  uint8_t* unused;
+  if (!g.Read(g.U32(0), g.U32(1), &key) || !g.Writable(g.U32(2), g.U32(3), &unused)) {
+    return g.Trap();
+  }
+  objects::Storage* storage = Inside(c, "storage_get");
+  if (storage == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvReadCost;
+  Result<std::optional<std::string>> value = storage->Get(key);
+  if (!value.ok()) return g.Answer(ErrorCode(c, "storage_get", value.status()));
+  if (!value->has_value()) return g.Answer(kENotFound);
+  uint32_t len;
+  if (!g.WriteOut(g.U32(2), g.U32(3), **value, &len)) return g.Trap();
+  return g.Answer(static_cast<int32_t>(len));
+}
+
+HostOutcome StoragePut(HostCall& c) {
+  Guest g(c, "storage_put");
+  std::string_view key, value;
+  if (!g.Read(g.U32(0), g.U32(1), &key) || !g.Read(g.U32(2), g.U32(3), &value)) return g.Trap();
+  objects::Storage* storage = Inside(c, "storage_put");
+  if (storage == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvWriteCost;
+  Status s = storage->Put(key, value);
+  return g.Answer(s.ok() ? 0 : ErrorCode(c, "storage_put", s));
+}
+
+HostOutcome StorageDelete(HostCall& c) {
+  Guest g(c, "storage_delete");
+  std::string_view key;
+  if (!g.Read(g.U32(0), g.U32(1), &key)) return g.Trap();
+  objects::Storage* storage = Inside(c, "storage_delete");
+  if (storage == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvWriteCost;
+  Result<bool> existed = storage->Delete(key);
+  if (!existed.ok()) return g.Answer(ErrorCode(c, "storage_delete", existed.status()));
+  return g.Answer(*existed ? 1 : 0);
+}
+
+namespace {
+
+// Offsets of edgelab_storage_list_options (docs/abi.md).
+struct ListOptionsRaw {
+  uint32_t prefix_ptr, prefix_len, start_ptr, start_len, end_ptr, end_len, limit;
+};
+static_assert(sizeof(ListOptionsRaw) == 28);
+
+// Reads the options struct at `ptr` (0: all keys) and checks every range it
+// points to; false traps.
+bool ReadListOptions(Guest& g, uint32_t ptr, objects::ListOptions* opts) {
+  if (ptr == 0) return true;
+  std::string_view bytes, prefix, start, end;
+  if (!g.Read(ptr, sizeof(ListOptionsRaw), &bytes)) return false;
+  ListOptionsRaw raw;
+  std::memcpy(&raw, bytes.data(), sizeof(raw));
+  if (!g.Read(raw.prefix_ptr, raw.prefix_len, &prefix) ||
+      !g.Read(raw.start_ptr, raw.start_len, &start) || !g.Read(raw.end_ptr, raw.end_len, &end)) {
+    return false;
+  }
+  opts->prefix = std::string(prefix);
+  opts->start = std::string(start);
+  opts->end = std::string(end);
+  opts->limit = raw.limit;
+  return true;
+}
+
+void AppendU32(std::string* out, uint32_t v) { out->append(reinterpret_cast<char*>(&v), 4); }
+
+// The encoded size of `pairs`: count, then (key_len, key, value_len, value)
+// each.
+uint64_t ListingBytes(const objects::KeyValues& pairs) {
+  uint64_t n = 4;
+  for (const auto& [key, value] : pairs) n += 8 + key.size() + value.size();
+  return n;
+}
+
+std::string EncodeListing(const objects::KeyValues& pairs) {
+  std::string out;
+  out.reserve(ListingBytes(pairs));
+  AppendU32(&out, static_cast<uint32_t>(pairs.size()));
+  for (const auto& [key, value] : pairs) {
+    AppendU32(&out, static_cast<uint32_t>(key.size()));
+    out.append(key);
+    AppendU32(&out, static_cast<uint32_t>(value.size()));
+    out.append(value);
+  }
+  return out;
+}
+
+}  // namespace
+
+HostOutcome StorageList(HostCall& c) {
+  Guest g(c, "storage_list");
+  objects::ListOptions opts;
+  uint8_t* unused;
+  if (!ReadListOptions(g, g.U32(0), &opts) || !g.Writable(g.U32(1), g.U32(2), &unused)) {
+    return g.Trap();
+  }
+  objects::Storage* storage = Inside(c, "storage_list");
+  if (storage == nullptr) return g.Answer(kEInval);
+  c.bytes += kKvWriteCost;  // a range scan: priced like a write
+  Result<objects::KeyValues> pairs = storage->List(opts);
+  if (!pairs.ok()) return g.Answer(ErrorCode(c, "storage_list", pairs.status()));
+  // The length must come back as a non-negative i32. Without a limit a
+  // listing can reach any size (values are up to 128 KiB each); past 2 GiB
+  // no guest could hold it anyway.
+  uint64_t bytes = ListingBytes(*pairs);
+  if (bytes > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+    c.ctx->Log(LogLevel::kWarn, "edgelab.storage_list: listing of " + std::to_string(bytes) +
+                                    " bytes is over 2 GiB; pass a limit or a narrower range");
+    return g.Answer(kEInval);
+  }
+  uint32_t len;
+  if (!g.WriteOut(g.U32(1), g.U32(2), EncodeListing(*pairs), &len)) return g.Trap();
+  return g.Answer(static_cast<int32_t>(len));
+}
+
+HostOutcome StorageTxnBegin(HostCall& c) {
+  return StorageOp(c, "storage_txn_begin", 0,
+                   [](Guest&, objects::Storage& s) { return s.BeginTransaction(); });
+}
+
+HostOutcome StorageTxnCommit(HostCall& c) {
+  return StorageOp(c, "storage_txn_commit", kKvWriteCost,
+                   [](Guest&, objects::Storage& s) { return s.CommitTransaction(); });
+}
+
+HostOutcome StorageTxnRollback(HostCall& c) {
+  return StorageOp(c, "storage_txn_rollback", 0,
+                   [](Guest&, objects::Storage& s) { return s.RollbackTransaction(); });
+}
+
+HostOutcome AlarmSet(HostCall& c) {
+  return StorageOp(c, "alarm_set", kKvWriteCost, [](Guest& g, objects::Storage& s) {
+    return s.SetAlarm(static_cast<int64_t>(g.U64(0)));
+  });
+}
+
+HostOutcome AlarmDelete(HostCall& c) {
+  return StorageOp(c, "alarm_delete", kKvWriteCost,
+                   [](Guest&, objects::Storage& s) { return s.DeleteAlarm(); });
+}
+
+// Answers an i64: the alarm's time, -1 for none, or an error code widened.
+HostOutcome AlarmGet(HostCall& c) {
+  Guest g(c, "alarm_get");
+  objects::Storage* storage = Inside(c, "alarm_get");
+  int64_t answer = kEInval;
+  if (storage != nullptr) {
+    c.bytes += kKvReadCost;
+    Result<std::optional<int64_t>> alarm = storage->GetAlarm();
+    answer = alarm.ok() ? alarm->value_or(-1) : ErrorCode(c, "alarm_get", alarm.status());
+  }
+  g.Return64(static_cast<uint64_t>(answer));
+  return HostOutcome::Return();
+}
+
+}  // namespace edgelab::abi::calls
