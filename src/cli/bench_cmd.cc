@@ -9,6 +9,7 @@
 #include "bench/load.h"
 #include "bench/report.h"
 #include "cli/commands.h"
+#include "sched/process.h"
 #include "sched/real_scheduler.h"
 
 namespace edgelab::cli {
@@ -52,6 +53,13 @@ int Bench(const BenchOptions& opts) {
     auto u = SiblingUrl(opts.url, opts.verify);
     if (!u.ok()) return std::fprintf(stderr, "edgelab: %s\n", u.status().message().c_str()), 2;
     verify_url = *u;
+  }
+  // One descriptor per connection: -c 1000 passes Debian's soft limit of 1024.
+  uint64_t files = sched::RaiseFileLimit();
+  if (files != 0 && opts.connections + 64 > files) {
+    std::fprintf(stderr, "edgelab: -c %u needs more open files than this process may have (%llu)\n",
+                 opts.connections, static_cast<unsigned long long>(files));
+    return 2;
   }
   sched::RealScheduler loop;
   Status status;

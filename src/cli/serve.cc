@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "kv/memory_store.h"
 #include "kv/sqlite_store.h"
+#include "objects/backend.h"
 #include "runtime/runtime.h"
 #include "sched/process.h"
 
@@ -42,11 +43,20 @@ class RuntimeHandler final : public http::Handler {
   runtime::Runtime* const rt_;
 };
 
-// The store named by --data (default: .edgelab/ beside edge.toml).
-Result<std::unique_ptr<kv::Store>> OpenStore(const ServeOptions& opts,
-                                             const runtime::Config& config) {
+// The durable state named by --data (default: .edgelab/ beside edge.toml):
+// KV in kv.sqlite3, Durable Object storage in objects.sqlite3; both in
+// memory for ":memory:".
+struct Data {
+  std::unique_ptr<kv::Store> kv;
+  std::unique_ptr<objects::Backend> objects;
+};
+
+Result<Data> OpenData(const ServeOptions& opts, const runtime::Config& config) {
+  Data d;
   if (opts.data == ":memory:") {
-    return std::unique_ptr<kv::Store>(std::make_unique<kv::MemoryStore>(sched::SystemClock()));
+    d.kv = std::make_unique<kv::MemoryStore>(sched::SystemClock());
+    d.objects = std::make_unique<objects::MemoryBackend>();
+    return d;
   }
   fs::path dir = opts.data.empty() ? fs::path(config.dir) / ".edgelab" : fs::path(opts.data);
   std::error_code ec;
@@ -54,7 +64,23 @@ Result<std::unique_ptr<kv::Store>> OpenStore(const ServeOptions& opts,
   if (ec) return Status::IOError(dir.string() + ": cannot create data folder: " + ec.message());
   auto store = kv::SqliteStore::Open((dir / "kv.sqlite3").string(), sched::SystemClock());
   if (!store.ok()) return store.status();
-  return std::unique_ptr<kv::Store>(std::move(*store));
+  d.kv = std::move(*store);
+  auto backend = objects::SqliteBackend::Open((dir / "objects.sqlite3").string());
+  if (!backend.ok()) return backend.status();
+  d.objects = std::move(*backend);
+  return d;
+}
+
+// Flushes both stores; reports each failure.
+bool FlushData(Data& d) {
+  bool ok = true;
+  for (Status s : {d.kv->Flush(), d.objects->Flush()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "edgelab: %s\n", s.message().c_str());
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 int Fail(const Status& s, int code) {
@@ -95,14 +121,15 @@ std::string HostPort(const std::string& host, uint16_t port) {
 int Serve(const ServeOptions& opts) {
   auto config = runtime::LoadConfig(opts.config);
   if (!config.ok()) return Fail(config.status(), 2);
-  auto store = OpenStore(opts, *config);
-  if (!store.ok()) return Fail(store.status(), 1);
+  auto data = OpenData(opts, *config);
+  if (!data.ok()) return Fail(data.status(), 1);
+  sched::RaiseFileLimit();  // one descriptor per connection: 1000 in flight needs more than 1024
 
   sched::BlockSignals({SIGINT, SIGTERM});
   sched::LoopGroup loops(opts.threads);  // 0: one per core
   size_t threads = loops.size();
   runtime::Log log(stderr, opts.quiet);
-  runtime::Runtime rt(*config, store->get(), &loops, &log);
+  runtime::Runtime rt(*config, data->kv.get(), data->objects.get(), &loops, &log);
   if (Status s = rt.Start(); !s.ok()) return Fail(s, 2);
 
   RuntimeHandler handler(&rt);
@@ -124,13 +151,15 @@ int Serve(const ServeOptions& opts) {
   server.Shutdown([&drained] { drained.Set(); });
   if (!WaitForDrain(drained, opts.drain_timeout_s, rt)) {
     // Requests still run on the loops: flush what is stored and leave
-    // without joining them. The store is thread-safe; nothing stored is lost.
-    if (Status s = (*store)->Flush(); !s.ok()) Fail(s, 1);
+    // without joining them. The stores are thread-safe; nothing stored is
+    // lost (a Durable Object answer not yet sent was not yet promised).
+    FlushData(*data);
     std::fflush(stderr);
     std::_Exit(1);
   }
+  rt.Shutdown();
   loops.Stop();
-  if (Status s = (*store)->Flush(); !s.ok()) return Fail(s, 1);
+  if (!FlushData(*data)) return 1;
   http::ServerStats st = server.stats();
   if (st.rejected_connections + st.request_timeouts + st.write_timeouts > 0) {
     std::fprintf(stderr,

@@ -89,6 +89,9 @@ class Parser {
   Status Limits(const toml::table& root, Config* c) const;
   Status Isolates(const toml::table& root, Config* c) const;
   Status KvLatency(const toml::table& root, Config* c) const;
+  Status Vars(const toml::table& root, Config* c) const;
+  Status DurableObjects(const toml::table& root, Config* c) const;
+  Status ObjectBindings(const toml::table& dos, Config* c) const;
 
  private:
   std::string path_;
@@ -103,9 +106,9 @@ Result<const toml::table*> SubTable(const Parser& p, const toml::table& t, std::
 }
 
 Status Parser::Top(const toml::table& root, Config* c) const {
-  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(
-      root, "",
-      {"name", "main", "compatibility_date", "kv_namespaces", "limits", "isolates", "kv"}));
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(root, "",
+                                        {"name", "main", "compatibility_date", "kv_namespaces",
+                                         "limits", "isolates", "kv", "vars", "durable_objects"}));
   EDGELAB_RETURN_IF_ERROR(String(root, "name", "", &c->name));
   std::string main;
   EDGELAB_RETURN_IF_ERROR(String(root, "main", "", &main));
@@ -195,6 +198,80 @@ Status Parser::KvLatency(const toml::table& root, Config* c) const {
   return Status::OK();
 }
 
+Status Parser::Vars(const toml::table& root, Config* c) const {
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, root, "vars"));
+  if (t == nullptr) return Status::OK();
+  for (const auto& [k, v] : *t) {
+    std::string key = "vars." + std::string(k.str());
+    std::string text;
+    if (v.is_string()) {
+      text = **v.as_string();
+    } else if (v.is_integer()) {
+      text = std::to_string(**v.as_integer());
+    } else if (v.is_floating_point()) {
+      std::ostringstream out;
+      out << **v.as_floating_point();
+      text = out.str();
+    } else if (v.is_boolean()) {
+      text = **v.as_boolean() ? "true" : "false";
+    } else {
+      return Error(&v, key, "must be a string, number or boolean");
+    }
+    c->vars.emplace(std::string(k.str()), std::move(text));
+  }
+  return Status::OK();
+}
+
+Status Parser::DurableObjects(const toml::table& root, Config* c) const {
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, root, "durable_objects"));
+  if (t == nullptr) return Status::OK();
+  const std::string w = "durable_objects.";
+  EDGELAB_RETURN_IF_ERROR(
+      OnlyKnownKeys(*t, w, {"bindings", "idle_timeout_ms", "alarm_retry_ms", "alarm_max_retries"}));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "idle_timeout_ms", w, 1, 86'400'000, &c->do_idle_timeout_ms));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "alarm_retry_ms", w, 1, 3'600'000, &c->do_alarm_retry_ms));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "alarm_max_retries", w, 0, 100, &c->do_alarm_max_retries));
+  return ObjectBindings(*t, c);
+}
+
+Status Parser::ObjectBindings(const toml::table& dos, Config* c) const {
+  const toml::node* n = dos.get("bindings");
+  if (n == nullptr) return Status::OK();
+  const std::string w = "durable_objects.bindings.";
+  if (!n->is_array_of_tables()) {
+    return Error(n, "durable_objects.bindings", "must be [[durable_objects.bindings]] tables");
+  }
+  std::set<std::string> seen;
+  for (const toml::node& item : *n->as_array()) {
+    const toml::table& t = *item.as_table();
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, w, {"name", "class_name", "script"}));
+    ObjectBindingConfig b;
+    EDGELAB_RETURN_IF_ERROR(String(t, "name", w, &b.name));
+    EDGELAB_RETURN_IF_ERROR(String(t, "class_name", w, &b.class_name));
+    EDGELAB_RETURN_IF_ERROR(String(t, "script", w, &b.script));
+    if (b.name.empty()) return Error(&item, w + "name", "missing");
+    if (b.class_name.empty()) return Error(&item, w + "class_name", "missing");
+    if (!seen.insert(b.name).second) {
+      return Error(&item, w + "name", "duplicate binding \"" + b.name + "\"");
+    }
+    if (b.script.empty()) {
+      b.script = c->main;
+    } else {
+      fs::path p(b.script);
+      b.script = (p.is_absolute() ? p : fs::path(c->dir) / p).lexically_normal().string();
+    }
+    for (const ObjectBindingConfig& other : c->durable_objects) {
+      if (other.class_name == b.class_name && other.script != b.script) {
+        return Error(&item, w + "script",
+                     "class \"" + b.class_name + "\" is already implemented by " + other.script +
+                         " (bindings of one class share its objects, so they need one module)");
+      }
+    }
+    c->durable_objects.push_back(std::move(b));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(const std::string& path, std::string_view text) {
@@ -217,6 +294,8 @@ Result<Config> ParseConfig(const std::string& path, std::string_view text) {
   EDGELAB_RETURN_IF_ERROR(p.Limits(root, &c));
   EDGELAB_RETURN_IF_ERROR(p.Isolates(root, &c));
   EDGELAB_RETURN_IF_ERROR(p.KvLatency(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.Vars(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.DurableObjects(root, &c));
   return c;
 }
 

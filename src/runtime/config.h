@@ -8,7 +8,16 @@
 //   [isolates]  min = 1   max = 64
 //   [kv.latency] dist = "fixed" ms = 5      # or uniform min_ms/max_ms,
 //                                           # or lognormal median_ms/sigma
+//   [vars]  LOCK_SHARDS = "4"               # strings; numbers and booleans as text
+//   [durable_objects]  idle_timeout_ms = 10000  alarm_retry_ms = 1000
+//                      alarm_max_retries = 6
+//   [[durable_objects.bindings]]  name = "COUNTER_LOCK"  class_name = "CounterLock"
+//                                 script = "../../build/examples/lock.wasm"  # optional
 //
+// A Durable Object class is named by class_name and implemented by the module
+// at `script` (default: the worker's own `main`), which must export do_fetch.
+// Bindings with the same class_name reach the same objects, so they must
+// name the same module.
 // Failure: every problem is kInvalidArgument "<file>:<line>:<col>: <key>:
 // <what is wrong>"; unknown keys are errors naming them (a typo must not be
 // silently ignored). Threading: plain values.
@@ -16,6 +25,7 @@
 #define EDGELAB_RUNTIME_CONFIG_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +39,12 @@ struct KvNamespaceConfig {
   std::string id;
 };
 
+struct ObjectBindingConfig {
+  std::string name;        // the binding the guest opens
+  std::string class_name;  // the namespace: objects are per class
+  std::string script;      // absolute path of the class's module
+};
+
 struct Config {
   std::string path;  // the edge.toml file itself
   std::string dir;   // its folder: relative paths resolve from here
@@ -40,6 +56,11 @@ struct Config {
   uint32_t isolates_min = 1;
   uint32_t isolates_max = 64;
   kv::Latency kv_latency;
+  std::map<std::string, std::string, std::less<>> vars;
+  std::vector<ObjectBindingConfig> durable_objects;
+  uint32_t do_idle_timeout_ms = 10'000;  // Cloudflare evicts after ~10 s idle
+  uint32_t do_alarm_retry_ms = 1'000;
+  uint32_t do_alarm_max_retries = 6;  // Cloudflare retries a failed alarm up to 6 times
 };
 
 // Parses edge.toml at `path`.

@@ -102,5 +102,60 @@ TEST(ConfigTest, MissingFileIsNotFoundNamingIt) {
   EXPECT_NE(c.status().message().find("/nonexistent/edge.toml"), std::string::npos);
 }
 
+TEST(ConfigTest, DurableObjectBindingsFollowWrangler) {
+  auto c = Parse(R"(
+main = "build/counter.wasm"
+[vars]
+LOCK_SHARDS = "4"
+RETRIES = 3
+RATIO = 0.5
+VERBOSE = true
+[durable_objects]
+idle_timeout_ms = 500
+alarm_retry_ms = 20
+alarm_max_retries = 2
+[[durable_objects.bindings]]
+name = "COUNTER_LOCK"
+class_name = "CounterLock"
+script = "build/lock.wasm"
+[[durable_objects.bindings]]
+name = "SELF"
+class_name = "Counter"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->durable_objects.size(), 2u);
+  EXPECT_EQ(c->durable_objects[0].name, "COUNTER_LOCK");
+  EXPECT_EQ(c->durable_objects[0].class_name, "CounterLock");
+  EXPECT_EQ(c->durable_objects[0].script, "/w/build/lock.wasm");
+  EXPECT_EQ(c->durable_objects[1].script, "/w/build/counter.wasm");  // the worker's own module
+  EXPECT_EQ(c->do_idle_timeout_ms, 500u);
+  EXPECT_EQ(c->do_alarm_retry_ms, 20u);
+  EXPECT_EQ(c->do_alarm_max_retries, 2u);
+  EXPECT_EQ(c->vars.at("LOCK_SHARDS"), "4");
+  EXPECT_EQ(c->vars.at("RETRIES"), "3");
+  EXPECT_EQ(c->vars.at("RATIO"), "0.5");
+  EXPECT_EQ(c->vars.at("VERBOSE"), "true");
+}
+
+TEST(ConfigTest, DurableObjectMistakesAreErrorsNamingTheKey) {
+  const std::string head = "main = \"a.wasm\"\n";
+  EXPECT_TRUE(FailsWith(head + "[[durable_objects.bindings]]\nclass_name = \"C\"\n",
+                        "durable_objects.bindings.name: missing"));
+  EXPECT_TRUE(FailsWith(head + "[[durable_objects.bindings]]\nname = \"A\"\n",
+                        "durable_objects.bindings.class_name: missing"));
+  EXPECT_TRUE(FailsWith(head + "[[durable_objects.bindings]]\nname = \"A\"\nclass = \"C\"\n",
+                        "durable_objects.bindings.class: unknown key"));
+  EXPECT_TRUE(FailsWith(head + "[[durable_objects.bindings]]\nname = \"A\"\nclass_name = \"C\"\n"
+                               "[[durable_objects.bindings]]\nname = \"A\"\nclass_name = \"D\"\n",
+                        "duplicate binding \"A\""));
+  EXPECT_TRUE(FailsWith(head + "[[durable_objects.bindings]]\nname = \"A\"\nclass_name = \"C\"\n"
+                               "[[durable_objects.bindings]]\nname = \"B\"\nclass_name = \"C\"\n"
+                               "script = \"other.wasm\"\n",
+                        "class \"C\" is already implemented by /w/a.wasm"));
+  EXPECT_TRUE(FailsWith(head + "[durable_objects]\nidle_timeout_ms = 0\n",
+                        "durable_objects.idle_timeout_ms: must be in"));
+  EXPECT_TRUE(FailsWith(head + "[vars]\nLIST = [1, 2]\n", "vars.LIST: must be a string"));
+}
+
 }  // namespace
 }  // namespace edgelab::runtime

@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "engine/engine.h"
+#include "runtime/object_host.h"
+#include "runtime/outcome.h"
 #include "runtime/pool.h"
 
 namespace edgelab::runtime {
@@ -22,20 +24,6 @@ class LoopState {
 
 namespace {
 
-const char* LevelName(abi::LogLevel level) {
-  switch (level) {
-    case abi::LogLevel::kDebug:
-      return "debug";
-    case abi::LogLevel::kInfo:
-      return "info";
-    case abi::LogLevel::kWarn:
-      return "warn";
-    case abi::LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
-
 // Loop i's share of `total` split over `n` loops: the shares sum to `total`
 // exactly (the first total % n loops get one more).
 size_t ShareOf(size_t total, size_t n, size_t i) { return total / n + (i < total % n ? 1 : 0); }
@@ -43,28 +31,33 @@ size_t ShareOf(size_t total, size_t n, size_t i) { return total / n + (i < total
 // The path part of a request target, for the access log.
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
-abi::Response Failure(int status, std::string body) {
-  abi::Response r;
-  r.status = status;
-  r.headers.emplace_back("content-type", "text/plain");
-  r.body = std::move(body);
-  return r;
-}
-
 }  // namespace
 
-Runtime::Runtime(Config config, kv::Store* store, sched::LoopGroup* loops, Log* log)
-    : config_(std::move(config)), store_(store), loops_(loops), log_(log) {
+Runtime::Runtime(Config config, kv::Store* store, objects::Backend* objects,
+                 sched::LoopGroup* loops, Log* log)
+    : config_(std::move(config)),
+      store_(store),
+      objects_backend_(objects),
+      loops_(loops),
+      log_(log) {
   for (const auto& kv : config_.kv_namespaces) {
     namespaces_.push_back(std::make_unique<kv::Namespace>(store_, kv.id, config_.kv_latency));
     bindings_.push_back({kv.binding, namespaces_.back().get()});
   }
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+  // Objects hold isolates of the loops' engines: drop them first.
+  registry_.reset();
+}
 
 Status Runtime::Start() {
-  EDGELAB_ASSIGN_OR_RETURN(auto module, engine::Module::Load(config_.main, {"fetch"}));
+  // The worker's module must also be a class when a binding names it.
+  std::vector<std::string> required = {"fetch"};
+  for (const auto& b : config_.durable_objects) {
+    if (b.script == config_.main && required.size() == 1) required.push_back("do_fetch");
+  }
+  EDGELAB_ASSIGN_OR_RETURN(auto module, engine::Module::Load(config_.main, required));
   engine::Limits limits;
   limits.fuel = uint64_t{config_.cpu_ms} * engine::kFuelPerMs;
   limits.max_memory_pages = config_.memory_mb * (1024 * 1024 / engine::kPageBytes);
@@ -85,6 +78,8 @@ Status Runtime::Start() {
     abi::Context ctx(&boot, &bindings_, [this](abi::LogLevel level, std::string_view msg) {
       log_->Line(config_.name + " init " + LevelName(level) + ": " + GuestText(msg));
     });
+    ctx.set_objects(&object_bindings_);
+    ctx.set_vars(&config_.vars);
     // At least one isolate per pool even with min = 0: a module whose
     // _initialize fails should fail `serve`, not its first request.
     for (size_t i = 0; i < states_.size() && status.ok(); ++i) {
@@ -94,7 +89,60 @@ Status Runtime::Start() {
     boot.Stop();
   });
   boot.Run();
-  return status;
+  EDGELAB_RETURN_IF_ERROR(status);
+  return StartObjects(module);
+}
+
+Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) {
+  if (config_.durable_objects.empty()) return Status::OK();
+  auto s = std::make_unique<ClassServices>();
+  for (auto& state : states_) {
+    s->scheds.push_back(state->sched);
+    s->engines.push_back(&state->engine);
+  }
+  objects::RegistryOptions opts;
+  opts.idle_timeout_ms = config_.do_idle_timeout_ms;
+  opts.alarm_retry_ms = config_.do_alarm_retry_ms;
+  opts.alarm_max_retries = static_cast<int>(config_.do_alarm_max_retries);
+  registry_ = std::make_unique<objects::Registry>(
+      objects_backend_, s->scheds, opts, [this](const std::string& line) { log_->Line(line); });
+  s->registry = registry_.get();
+  s->limits.fuel = uint64_t{config_.cpu_ms} * engine::kFuelPerMs;
+  s->limits.max_memory_pages = config_.memory_mb * (1024 * 1024 / engine::kPageBytes);
+  s->limit_names = {config_.cpu_ms, config_.memory_mb};
+  s->max_response_bytes = uint64_t{config_.memory_mb} * 1024 * 1024;
+  s->kv = &bindings_;
+  s->objects = &object_bindings_;
+  s->vars = &config_.vars;
+  s->worker = config_.name;
+  s->log = log_;
+  class_services_ = std::move(s);
+  for (const auto& b : config_.durable_objects) {
+    ClassNamespace* ns = nullptr;
+    for (auto& c : classes_) {
+      if (c->class_name() == b.class_name) ns = c.get();
+    }
+    if (ns == nullptr) {
+      std::shared_ptr<const engine::Module> module = main;
+      if (b.script != config_.main) {
+        EDGELAB_ASSIGN_OR_RETURN(module, engine::Module::Load(b.script, {"do_fetch"}));
+      }
+      classes_.push_back(
+          std::make_unique<ClassNamespace>(b.class_name, module, class_services_.get()));
+      ns = classes_.back().get();
+    }
+    object_bindings_.push_back({b.name, ns});
+  }
+  return registry_->Start([this](objects::Object& object, int retry) {
+    for (auto& c : classes_) {
+      if (c->class_name() == object.key().ns) return c->RunAlarm(object, retry);
+    }
+    return Status::NotFound("no class " + object.key().ns + " in this worker's edge.toml");
+  });
+}
+
+void Runtime::Shutdown() {
+  if (registry_) registry_->Shutdown();
 }
 
 void Runtime::Handle(size_t loop_index, abi::Request req, std::function<void(abi::Response)> done) {
@@ -134,9 +182,12 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
     log_->Line(config_.name + " isolate=" + std::to_string(isolate_id) + " " + LevelName(level) +
                ": " + GuestText(msg));
   });
+  ctx.set_objects(&object_bindings_);
+  ctx.set_vars(&config_.vars);
   ctx.request = std::move(req);
   ctx.max_response_bytes = uint64_t{config_.memory_mb} * 1024 * 1024;
   abi::Response response;
+  uint64_t fuel = 0;
   auto leased = loop.pool.Acquire(&ctx);
   if (!leased.ok()) {
     log_->Line("error: " + config_.name +
@@ -147,9 +198,9 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
     isolate_id = iso->id;
     ++iso->requests;
     engine::CallOutcome out = iso->isolate->Call("fetch", &ctx);
-    if (!ctx.stdout_line.empty()) ctx.Log(abi::LogLevel::kInfo, ctx.stdout_line);
-    if (!ctx.stderr_line.empty()) ctx.Log(abi::LogLevel::kError, ctx.stderr_line);
-    response = Outcome(out, ctx, isolate_id);
+    fuel = out.fuel_used;
+    response = OutcomeResponse(out, ctx, config_.name + " isolate=" + std::to_string(isolate_id),
+                               {config_.cpu_ms, config_.memory_mb}, log_);
     if (out.ok()) {
       loop.pool.Release(std::move(iso));
     } else {
@@ -157,39 +208,11 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
     }
   }
   if (!log_->quiet()) {
-    char ms[32];
-    std::snprintf(ms, sizeof(ms), "%.1fms", (s.NowMicros() - start) / 1000.0);
     log_->Access(ctx.request.method + " " + std::string(PathOf(ctx.request.url)) + " " +
-                 std::to_string(response.status) + " " + ms +
-                 " isolate=" + std::to_string(isolate_id));
+                 std::to_string(response.status) + " " + Millis(s.NowMicros() - start) +
+                 " cpu=" + CpuMillis(fuel) + " isolate=" + std::to_string(isolate_id));
   }
   done(std::move(response));
-}
-
-abi::Response Runtime::Outcome(const engine::CallOutcome& out, abi::Context& ctx,
-                               uint64_t isolate_id) {
-  using K = engine::CallOutcome::Kind;
-  std::string who = config_.name + " isolate=" + std::to_string(isolate_id);
-  std::string where = out.function.empty() ? "" : " in " + GuestText(out.function);
-  switch (out.kind) {
-    case K::kOk:
-      return std::move(ctx.response);
-    case K::kExit:
-      if (out.exit_code != 0 && !ctx.response.status_set) ctx.response.status = 500;
-      return std::move(ctx.response);
-    case K::kOutOfFuel:
-      log_->Line("error: " + who +
-                 ": exceeded CPU limit (cpu_ms=" + std::to_string(config_.cpu_ms) + ")" + where);
-      return Failure(503, "worker exceeded CPU limit\n");
-    case K::kOutOfMemory:
-      log_->Line("error: " + who + ": exceeded memory limit (memory_mb=" +
-                 std::to_string(config_.memory_mb) + ")" + where + ": " + out.message);
-      return Failure(503, "worker exceeded memory limit\n");
-    case K::kTrap:
-      break;
-  }
-  log_->Line("error: " + who + ": trap" + where + ": " + out.message);
-  return Failure(500, "worker trapped" + where + ": " + out.message + "\n");
 }
 
 }  // namespace edgelab::runtime

@@ -42,6 +42,8 @@
 #include "engine/engine.h"
 #include "kv/namespace.h"
 #include "kv/store.h"
+#include "objects/backend.h"
+#include "objects/registry.h"
 #include "runtime/config.h"
 #include "runtime/log.h"
 #include "sched/real_scheduler.h"
@@ -49,22 +51,32 @@
 namespace edgelab::runtime {
 
 class LoopState;
+class ClassNamespace;
+struct ClassServices;
 
 class Runtime {
  public:
-  // `store`, `loops` and `log` must outlive the runtime.
-  Runtime(Config config, kv::Store* store, sched::LoopGroup* loops, Log* log);
+  // `store`, `objects`, `loops` and `log` must outlive the runtime.
+  // `objects` holds Durable Object storage (unused without DO bindings).
+  Runtime(Config config, kv::Store* store, objects::Backend* objects, sched::LoopGroup* loops,
+          Log* log);
   ~Runtime();
 
-  // Loads and validates the module, builds each loop's engine and pool and
-  // creates `[isolates] min` isolates. Errors name the module file.
+  // Loads and validates the module (and each Durable Object class's), builds
+  // each loop's engine and pool, creates `[isolates] min` isolates and
+  // re-arms stored alarms. Errors name the module file.
   Status Start();
+  // Stops Durable Object alarms and idle sweeps so the loops can stop;
+  // requests still running finish. Call once the HTTP front has drained.
+  void Shutdown();
 
   // Serves `req` on loop `loop_index`; calls `done` exactly once.
   void Handle(size_t loop_index, abi::Request req, std::function<void(abi::Response)> done);
 
   // Requests accepted and not yet answered, over all loops.
   uint64_t in_flight() const { return in_flight_.load(); }
+  // Null before Start or without Durable Object bindings.
+  const objects::Registry* registry() const { return registry_.get(); }
   const Config& config() const { return config_; }
 
  private:
@@ -72,16 +84,24 @@ class Runtime {
   // (NowMicros), so the access log counts time spent queued.
   void Serve(LoopState& loop, int64_t start, abi::Request req,
              std::function<void(abi::Response)>& done);
-  // The response for a finished call; logs faults.
-  abi::Response Outcome(const engine::CallOutcome& out, abi::Context& ctx, uint64_t isolate_id);
 
   const Config config_;
+  // Loads the class modules and wires the registry (Start's second half).
+  Status StartObjects(const std::shared_ptr<const engine::Module>& main);
+
   kv::Store* const store_;
+  objects::Backend* const objects_backend_;
   sched::LoopGroup* const loops_;
   Log* const log_;
   std::vector<std::unique_ptr<kv::Namespace>> namespaces_;
   std::vector<abi::KvBinding> bindings_;
   std::vector<std::unique_ptr<LoopState>> states_;
+  // Declared after states_ so they die first: objects hold isolates of the
+  // loops' engines.
+  std::unique_ptr<ClassServices> class_services_;
+  std::unique_ptr<objects::Registry> registry_;
+  std::vector<std::unique_ptr<ClassNamespace>> classes_;
+  std::vector<abi::ObjectBinding> object_bindings_;
   std::atomic<uint64_t> in_flight_{0};
   std::atomic<uint64_t> next_isolate_id_{1};
 };

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <chrono>
@@ -40,6 +41,17 @@ int WaitForSignalFor(std::initializer_list<int> signals, int64_t timeout_ms) {
               static_cast<long>(timeout_ms % 1000) * 1000000};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;  // -1 with EAGAIN (timeout) or EINTR: no signal
+}
+
+uint64_t RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur;
 }
 
 int64_t MonotonicMillis() {

@@ -23,6 +23,10 @@ int WaitForSignal(std::initializer_list<int> signals);
 int WaitForSignalFor(std::initializer_list<int> signals, int64_t timeout_ms);
 // Monotonic milliseconds, for deadlines of the main thread.
 int64_t MonotonicMillis();
+// Raises this process's soft limit on open files to its hard limit (every
+// connection is a descriptor: a thousand in flight passes Debian's default
+// soft limit of 1024). Returns the soft limit now in force.
+uint64_t RaiseFileLimit();
 
 // A one-shot event between OS threads.
 class Latch {
