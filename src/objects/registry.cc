@@ -230,13 +230,18 @@ void HomeLoop::Committed(Object& o, uint64_t mark) {
 void HomeLoop::CommitFailed(Object& o, const Status& s) {
   if (reg_->log_) reg_->log_("error: durable object " + o.key_.ToString() + ": " + s.ToString());
   o.failed_commits_++;
-  o.storage_.Reset();
+  // A turn whose closure runs may be using the instance and the storage: its
+  // storage fails from here on, and RunTurn resets both when it ends. Not
+  // `busy_`: that also holds while the object is handed to the next turn in
+  // the mailbox, whose fiber has not run yet and would then start with the
+  // instance this failure condemned.
+  if (o.in_turn_) {
+    o.storage_.Break(Status::IOError(o.key_.ToString() + ": storage write failed: " + s.message()));
+  } else {
+    o.storage_.Reset();
+    o.ResetInstance();
+  }
   o.durable_ = o.queued_for_commit_ = o.storage_.written();
-  // A turn whose closure runs may be using the instance: it resets it itself
-  // (RunTurn). Not `busy_`: that also holds while the object is handed to the
-  // next turn in the mailbox, whose fiber has not run yet and would then
-  // start with the instance this failure condemned.
-  if (!o.in_turn_) o.ResetInstance();
   while (!o.gate_.empty()) {
     Object::Waiter* w = o.gate_.front();
     o.gate_.pop_front();

@@ -130,6 +130,7 @@ const Storage::Slot* Storage::Find(std::string_view key) const {
 }
 
 Result<std::optional<std::string>> Storage::Get(std::string_view key) {
+  if (!broken_.ok()) return broken_;
   EDGELAB_RETURN_IF_ERROR(CheckKey(key));
   if (const Slot* slot = Find(key)) return *slot;
   EDGELAB_ASSIGN_OR_RETURN(Slot stored, backend_->Get(object_, key));
@@ -139,6 +140,7 @@ Result<std::optional<std::string>> Storage::Get(std::string_view key) {
 }
 
 Status Storage::Put(std::string_view key, std::string_view value) {
+  if (!broken_.ok()) return broken_;
   EDGELAB_RETURN_IF_ERROR(CheckKey(key));
   if (value.size() > kMaxValueBytes) return OverLimit("value", value.size(), kMaxValueBytes);
   Write(key, std::string(value));
@@ -157,6 +159,7 @@ Result<bool> Storage::Delete(std::string_view key) {
 // past the last row (key + "\0" is its successor in byte order) until `out`
 // is full or the backend has no more rows.
 Result<KeyValues> Storage::List(const ListOptions& opts) {
+  if (!broken_.ok()) return broken_;
   KeyValues out;
   Overlay overlay(cache_, txn_.has_value() ? &*txn_ : nullptr, opts);
   ListOptions page = opts;
@@ -174,6 +177,7 @@ Result<KeyValues> Storage::List(const ListOptions& opts) {
 }
 
 Status Storage::BeginTransaction() {
+  if (!broken_.ok()) return broken_;
   if (txn_.has_value()) {
     return Status::InvalidArgument("object " + object_.ToString() +
                                    " already has an open transaction; transactions do not nest");
@@ -183,6 +187,7 @@ Status Storage::BeginTransaction() {
 }
 
 Status Storage::CommitTransaction() {
+  if (!broken_.ok()) return broken_;
   if (!txn_.has_value()) {
     return Status::InvalidArgument("commit: object " + object_.ToString() +
                                    " has no open transaction");
@@ -198,6 +203,7 @@ Status Storage::CommitTransaction() {
 }
 
 Status Storage::RollbackTransaction() {
+  if (!broken_.ok()) return broken_;
   if (!txn_.has_value()) {
     return Status::InvalidArgument("rollback: object " + object_.ToString() +
                                    " has no open transaction");
@@ -207,6 +213,7 @@ Status Storage::RollbackTransaction() {
 }
 
 Result<std::optional<int64_t>> Storage::GetAlarm() {
+  if (!broken_.ok()) return broken_;
   if (!alarm_loaded_) {
     EDGELAB_ASSIGN_OR_RETURN(alarm_, backend_->GetAlarm(object_));
     alarm_loaded_ = true;
@@ -215,6 +222,7 @@ Result<std::optional<int64_t>> Storage::GetAlarm() {
 }
 
 Status Storage::SetAlarm(int64_t unix_ms) {
+  if (!broken_.ok()) return broken_;
   if (unix_ms <= 0) {
     return Status::InvalidArgument("alarm time is " + std::to_string(unix_ms) +
                                    "; use a Unix time in milliseconds (> 0)");
@@ -224,6 +232,7 @@ Status Storage::SetAlarm(int64_t unix_ms) {
 }
 
 Status Storage::DeleteAlarm() {
+  if (!broken_.ok()) return broken_;
   ChangeAlarm(std::nullopt);
   return Status::OK();
 }
@@ -261,7 +270,13 @@ void Storage::BatchCommitted() {
   Trim();
 }
 
+void Storage::Break(Status why) {
+  Reset();
+  broken_ = std::move(why);
+}
+
 void Storage::Reset() {
+  broken_ = Status::OK();
   cache_.clear();
   cached_bytes_ = 0;
   unflushed_.clear();

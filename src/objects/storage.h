@@ -93,9 +93,13 @@ class Storage {
   // from the backend when needed).
   void BatchCommitted();
   // Forgets everything in memory: cache, open transaction, unflushed writes,
-  // the alarm. Used when a commit failed (memory no longer matches the disk)
-  // and on eviction. `written()` keeps counting.
+  // the alarm, and a Break. Used when a commit failed (memory no longer
+  // matches the disk) and on eviction. `written()` keeps counting.
   void Reset();
+  // As Reset, then every operation fails with `why` until the next Reset: a
+  // turn still running when its object's commit failed must not go on from
+  // state that no longer exists (it would act on reads the disk never had).
+  void Break(Status why);
 
   const ObjectKey& object() const { return object_; }
   // Bytes held by the cache (keys + values), for eviction and tests.
@@ -130,6 +134,7 @@ class Storage {
   bool alarm_change_ = false;     // the alarm changed since TakeUnflushed
   size_t batches_in_flight_ = 0;  // taken by TakeUnflushed, not yet BatchCommitted
   uint64_t written_ = 0;
+  Status broken_;  // set by Break, cleared by Reset
 };
 
 }  // namespace edgelab::objects

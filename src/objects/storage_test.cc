@@ -305,6 +305,24 @@ TEST_F(StorageTest, ResetForgetsMemoryAndRereadsTheBackend) {
   EXPECT_EQ(*backend_.memory.Get(kObject, "k"), "new");
 }
 
+TEST_F(StorageTest, AfterBreakEveryOperationFailsWithItsStatusUntilReset) {
+  Stored({{"k", "durable"}});
+  ASSERT_TRUE(storage_.Put("k", "lost").ok());
+  storage_.Break(Status::IOError("commit failed"));
+  EXPECT_FALSE(storage_.has_unflushed());
+  EXPECT_EQ(storage_.Get("k").status().code(), Code::kIOError);
+  EXPECT_EQ(storage_.Put("k", "v").code(), Code::kIOError);
+  EXPECT_EQ(storage_.Delete("k").status().code(), Code::kIOError);
+  EXPECT_EQ(storage_.List({}).status().code(), Code::kIOError);
+  EXPECT_EQ(storage_.BeginTransaction().code(), Code::kIOError);
+  EXPECT_EQ(storage_.GetAlarm().status().code(), Code::kIOError);
+  EXPECT_EQ(storage_.SetAlarm(5).code(), Code::kIOError);
+  EXPECT_EQ(storage_.DeleteAlarm().code(), Code::kIOError);
+  EXPECT_FALSE(storage_.has_unflushed());  // nothing failed was recorded
+  storage_.Reset();
+  EXPECT_EQ(MustGet("k"), "durable");
+}
+
 TEST_F(StorageTest, OverLimitKeysAndValuesAreInvalidArgumentsNamingTheLimit) {
   const std::string longest(kMaxKeyBytes, 'k');
   const std::string too_long(kMaxKeyBytes + 1, 'k');
