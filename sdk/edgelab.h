@@ -5,7 +5,9 @@
  *
  * Threading: an isolate serves one request at a time and a guest has no threads; nothing here
  * locks. Module globals persist between the requests one isolate serves.
- * Invariants: (1) every call here is valid only inside the `fetch` export (or code it calls);
+ * Invariants: (1) every call here is valid only inside an export the host calls for a request
+ *                 (`fetch`, `do_fetch`, `do_alarm`) or code it calls; the object calls (storage,
+ *                 alarm, self id) only inside `do_fetch` and `do_alarm`;
  *             (2) a host call never keeps a pointer it was given after it returns.
  * Failure: a negative return is an EDGELAB_E* code; a failed precondition is a result
  * (EDGELAB_EPRECONDITION), not a fault. A pointer outside linear memory traps the guest (the call
@@ -44,6 +46,7 @@ extern "C" {
 #define EDGELAB_EINVAL (-3)        /* over a KV limit, bad handle, bad option */
 #define EDGELAB_EIO (-4)           /* the store failed; details in the server log */
 #define EDGELAB_EUNAVAILABLE (-5)  /* the service is shutting down */
+#define EDGELAB_ECYCLE (-6)        /* do_fetch: a cycle of objects waiting on each other */
 
 /* ---- Limits the host enforces (EDGELAB_EINVAL beyond them) ---- */
 #define EDGELAB_KV_MAX_KEY 512
@@ -51,6 +54,12 @@ extern "C" {
 #define EDGELAB_KV_MAX_METADATA 1024
 #define EDGELAB_KV_LIST_MAX 1000
 #define EDGELAB_ETAG_CAP 65 /* an etag buffer this big always holds the etag and its NUL */
+
+/* Durable Objects: storage limits (Cloudflare's), and the length of an id (64 lower-case hex
+ * characters; no NUL where the host writes one). */
+#define EDGELAB_STORAGE_MAX_KEY 2048
+#define EDGELAB_STORAGE_MAX_VALUE (128u << 10)
+#define EDGELAB_ID_LEN 64
 
 #define EDGELAB_LOG_DEBUG 0
 #define EDGELAB_LOG_INFO 1
@@ -87,6 +96,50 @@ EDGELAB_STATIC_ASSERT(offsetof(edgelab_kv_put_options, out_etag_cap) == 24, "out
 EDGELAB_STATIC_ASSERT(offsetof(edgelab_kv_put_options, reserved) == 28, "reserved at 28");
 EDGELAB_STATIC_ASSERT(offsetof(edgelab_kv_put_options, expiration_ttl) == 32, "ttl at 32");
 EDGELAB_STATIC_ASSERT(offsetof(edgelab_kv_put_options, expiration) == 40, "expiration at 40");
+
+/* The 32-byte request block of do_fetch (docs/abi.md). Zero-initialize it, then set what you need:
+ * method_len 0 means "GET" (else 1-16 bytes of A-Z), url_len 0 means "/"; headers are
+ * "name: value\n" lines. The object reads all of it with the ordinary req_* calls. */
+typedef struct edgelab_do_request {
+  const char* method_ptr;
+  uint32_t method_len;
+  const char* url_ptr; /* the request target the object sees: "/acquire?owner=x" */
+  uint32_t url_len;
+  const char* headers_ptr;
+  uint32_t headers_len;
+  const void* body_ptr;
+  uint32_t body_len;
+} edgelab_do_request;
+
+EDGELAB_STATIC_ASSERT(sizeof(edgelab_do_request) == 32, "do_fetch requests are 32 bytes");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, method_len) == 4, "method_len at 4");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, url_ptr) == 8, "url_ptr at 8");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, url_len) == 12, "url_len at 12");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, headers_ptr) == 16, "headers_ptr at 16");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, headers_len) == 20, "headers_len at 20");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, body_ptr) == 24, "body_ptr at 24");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_do_request, body_len) == 28, "body_len at 28");
+
+/* The 28-byte options block of storage_list. All zero (or a NULL pointer to it) lists every key.
+ * A range is [start, end): a zero start_len starts at the first key, a zero end_len ends after the
+ * last; limit 0 means no limit. */
+typedef struct edgelab_storage_list_options {
+  const char* prefix_ptr;
+  uint32_t prefix_len;
+  const char* start_ptr;
+  uint32_t start_len;
+  const char* end_ptr;
+  uint32_t end_len;
+  uint32_t limit;
+} edgelab_storage_list_options;
+
+EDGELAB_STATIC_ASSERT(sizeof(edgelab_storage_list_options) == 28, "list options are 28 bytes");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_storage_list_options, prefix_len) == 4, "prefix_len at 4");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_storage_list_options, start_ptr) == 8, "start_ptr at 8");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_storage_list_options, start_len) == 12, "start_len at 12");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_storage_list_options, end_ptr) == 16, "end_ptr at 16");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_storage_list_options, end_len) == 20, "end_len at 20");
+EDGELAB_STATIC_ASSERT(offsetof(edgelab_storage_list_options, limit) == 24, "limit at 24");
 
 /* ---- Raw imports: exactly docs/abi.md. (buf, cap) calls return the full length. ---- */
 #define EDGELAB_IMPORT(n) __attribute__((import_module("edgelab"), import_name(#n)))
@@ -132,6 +185,62 @@ EDGELAB_IMPORT(sleep_ms) void edgelab_raw_sleep_ms(uint32_t ms);
 EDGELAB_IMPORT(now_ms) int64_t edgelab_raw_now_ms(void);
 EDGELAB_IMPORT(random) void edgelab_raw_random(void* buf, size_t len);
 EDGELAB_IMPORT(log) void edgelab_raw_log(int32_t level, const char* msg, size_t msg_len);
+
+/* Value length of edge.toml [vars] `name`, or ENOTFOUND. */
+EDGELAB_IMPORT(var_get)
+int32_t edgelab_raw_var_get(const char* name, size_t name_len, char* buf, size_t cap);
+
+/* Durable Object stubs, from a worker or from inside an object. A handle (>= 0) for the
+ * [[durable_objects.bindings]] `name`, or ENOTFOUND; valid for the isolate's life. */
+EDGELAB_IMPORT(do_namespace) int32_t edgelab_raw_do_namespace(const char* name, size_t name_len);
+/* Write an id (EDGELAB_ID_LEN bytes, no NUL) and return its length, or EINVAL (bad handle). The
+ * same name gives the same id, forever. */
+EDGELAB_IMPORT(do_id_from_name)
+int32_t edgelab_raw_do_id_from_name(int32_t ns, const char* name, size_t name_len, char* buf,
+                                    size_t cap);
+EDGELAB_IMPORT(do_new_unique_id)
+int32_t edgelab_raw_do_new_unique_id(int32_t ns, char* buf, size_t cap);
+/* Sends `req` to object `id` and waits for its answer. Returns a response handle (>= 0), or
+ * EINVAL (bad handle, malformed id, bad request values), ECYCLE (nothing was sent), EIO (the
+ * object's storage write failed; its response is lost), EUNAVAILABLE. A trap in the object is
+ * a response (500, or 503 for a CPU or memory limit), not an error. */
+EDGELAB_IMPORT(do_fetch)
+int32_t edgelab_raw_do_fetch(int32_t ns, const char* id, size_t id_len,
+                             const edgelab_do_request* req);
+/* Reading a response handle: EINVAL for a bad or closed one. Headers are "name: value\n" lines. */
+EDGELAB_IMPORT(do_response_status) int32_t edgelab_raw_do_response_status(int32_t r);
+EDGELAB_IMPORT(do_response_headers)
+int32_t edgelab_raw_do_response_headers(int32_t r, char* buf, size_t cap);
+EDGELAB_IMPORT(do_response_body)
+int32_t edgelab_raw_do_response_body(int32_t r, void* buf, size_t cap);
+/* Frees the handle early (all are freed when the request ends). 0, or EINVAL. */
+EDGELAB_IMPORT(do_response_close) int32_t edgelab_raw_do_response_close(int32_t r);
+
+/* Inside an object only (do_fetch / do_alarm exports); elsewhere EINVAL and a warning in the log.
+ * Keys are 1-2048 bytes, values at most 128 KiB (else EINVAL); a failed store is EIO. */
+EDGELAB_IMPORT(do_self_id) int32_t edgelab_raw_do_self_id(char* buf, size_t cap);
+/* Value length, or ENOTFOUND, EINVAL, EIO. */
+EDGELAB_IMPORT(storage_get)
+int32_t edgelab_raw_storage_get(const char* key, size_t key_len, void* buf, size_t cap);
+/* 0, or EINVAL, EIO. */
+EDGELAB_IMPORT(storage_put)
+int32_t edgelab_raw_storage_put(const char* key, size_t key_len, const void* value,
+                                size_t value_len);
+/* 1 when the key existed, 0 when not; EINVAL, EIO. */
+EDGELAB_IMPORT(storage_delete) int32_t edgelab_raw_storage_delete(const char* key, size_t key_len);
+/* Length of the encoded listing (see edgelab_storage_listing), or EINVAL, EIO. opts may be NULL. */
+EDGELAB_IMPORT(storage_list)
+int32_t edgelab_raw_storage_list(const edgelab_storage_list_options* opts, void* buf, size_t cap);
+/* 0, or EINVAL: begin when one is open (no nesting), commit/rollback when none is. */
+EDGELAB_IMPORT(storage_txn_begin) int32_t edgelab_raw_storage_txn_begin(void);
+EDGELAB_IMPORT(storage_txn_commit) int32_t edgelab_raw_storage_txn_commit(void);
+EDGELAB_IMPORT(storage_txn_rollback) int32_t edgelab_raw_storage_txn_rollback(void);
+/* The alarm, in Unix ms; not part of transactions. set: 0, or EINVAL for time_ms <= 0; it
+ * replaces any alarm. get: the time, -1 when none, or EIO (EINVAL outside an object) as an i64.
+ * delete: 0, or EIO. */
+EDGELAB_IMPORT(alarm_set) int32_t edgelab_raw_alarm_set(int64_t time_ms);
+EDGELAB_IMPORT(alarm_get) int64_t edgelab_raw_alarm_get(void);
+EDGELAB_IMPORT(alarm_delete) int32_t edgelab_raw_alarm_delete(void);
 
 /* ---- Request helpers ---- */
 
@@ -213,18 +322,22 @@ typedef enum edgelab_internal_op {
   EDGELAB_READ_HEADERS,
   EDGELAB_READ_KV_GET,
   EDGELAB_READ_KV_META,
-  EDGELAB_READ_KV_LIST
+  EDGELAB_READ_KV_LIST,
+  EDGELAB_READ_DO_BODY,
+  EDGELAB_READ_STORAGE_GET,
+  EDGELAB_READ_STORAGE_LIST
 } edgelab_internal_op;
 
 typedef struct edgelab_internal_read {
   edgelab_internal_op op;
-  int32_t kv;
-  const char* a; /* key or prefix */
+  int32_t handle; /* KV or do_fetch response handle */
+  const char* a;  /* key or prefix */
   size_t a_len;
   const char* b; /* cursor */
   size_t b_len;
   uint32_t limit;
   char* etag; /* EDGELAB_ETAG_CAP bytes or NULL */
+  const edgelab_storage_list_options* list;
 } edgelab_internal_read;
 
 static inline int32_t edgelab_internal_call(const edgelab_internal_read* r, char* buf, size_t cap) {
@@ -234,12 +347,18 @@ static inline int32_t edgelab_internal_call(const edgelab_internal_read* r, char
     case EDGELAB_READ_HEADERS:
       return edgelab_raw_req_headers(buf, cap);
     case EDGELAB_READ_KV_GET:
-      return edgelab_raw_kv_get(r->kv, r->a, r->a_len, buf, cap, r->etag,
+      return edgelab_raw_kv_get(r->handle, r->a, r->a_len, buf, cap, r->etag,
                                 r->etag ? EDGELAB_ETAG_CAP : 0);
     case EDGELAB_READ_KV_META:
-      return edgelab_raw_kv_get_metadata(r->kv, r->a, r->a_len, buf, cap);
+      return edgelab_raw_kv_get_metadata(r->handle, r->a, r->a_len, buf, cap);
     case EDGELAB_READ_KV_LIST:
-      return edgelab_raw_kv_list(r->kv, r->a, r->a_len, r->b, r->b_len, r->limit, buf, cap);
+      return edgelab_raw_kv_list(r->handle, r->a, r->a_len, r->b, r->b_len, r->limit, buf, cap);
+    case EDGELAB_READ_DO_BODY:
+      return edgelab_raw_do_response_body(r->handle, buf, cap);
+    case EDGELAB_READ_STORAGE_GET:
+      return edgelab_raw_storage_get(r->a, r->a_len, buf, cap);
+    case EDGELAB_READ_STORAGE_LIST:
+      return edgelab_raw_storage_list(r->list, buf, cap);
   }
   return EDGELAB_EINVAL;
 }
@@ -273,13 +392,13 @@ static inline int32_t edgelab_internal_read_alloc(const edgelab_internal_read* r
 /* Reads the request body. Returns its length; *body is malloc'd and NUL-terminated (the body
  * itself may hold NULs); the caller frees it. */
 static inline int32_t edgelab_body(char** body) {
-  edgelab_internal_read r = {EDGELAB_READ_BODY, 0, NULL, 0, NULL, 0, 0, NULL};
+  edgelab_internal_read r = {EDGELAB_READ_BODY, 0, NULL, 0, NULL, 0, 0, NULL, NULL};
   return edgelab_internal_read_alloc(&r, body);
 }
 
 /* Reads all request headers as "name: value\n" lines, like edgelab_body. */
 static inline int32_t edgelab_headers(char** headers) {
-  edgelab_internal_read r = {EDGELAB_READ_HEADERS, 0, NULL, 0, NULL, 0, 0, NULL};
+  edgelab_internal_read r = {EDGELAB_READ_HEADERS, 0, NULL, 0, NULL, 0, 0, NULL, NULL};
   return edgelab_internal_read_alloc(&r, headers);
 }
 
@@ -317,13 +436,13 @@ static inline int32_t edgelab_kv_open(const char* binding) {
  * Errors (*value = NULL): ENOTFOUND (no such key), EINVAL (key over 512 bytes or bad handle),
  * EIO, EUNAVAILABLE. */
 static inline int32_t edgelab_kv_get(int32_t kv, const char* key, char** value, char* etag) {
-  edgelab_internal_read r = {EDGELAB_READ_KV_GET, kv, key, strlen(key), NULL, 0, 0, etag};
+  edgelab_internal_read r = {EDGELAB_READ_KV_GET, kv, key, strlen(key), NULL, 0, 0, etag, NULL};
   return edgelab_internal_read_alloc(&r, value);
 }
 
 /* Reads `key`'s metadata like edgelab_kv_get (length 0 when it has none). */
 static inline int32_t edgelab_kv_get_metadata(int32_t kv, const char* key, char** metadata) {
-  edgelab_internal_read r = {EDGELAB_READ_KV_META, kv, key, strlen(key), NULL, 0, 0, NULL};
+  edgelab_internal_read r = {EDGELAB_READ_KV_META, kv, key, strlen(key), NULL, 0, 0, NULL, NULL};
   return edgelab_internal_read_alloc(&r, metadata);
 }
 
@@ -346,8 +465,8 @@ static inline int32_t edgelab_kv_delete(int32_t kv, const char* key) {
  * edgelab_kv_listing), or EINVAL, EIO, EUNAVAILABLE. */
 static inline int32_t edgelab_kv_list(int32_t kv, const char* prefix, const char* cursor,
                                       size_t cursor_len, uint32_t limit, char** listing) {
-  edgelab_internal_read r = {EDGELAB_READ_KV_LIST, kv,    prefix, strlen(prefix), cursor,
-                             cursor_len,           limit, NULL};
+  edgelab_internal_read r = {
+      EDGELAB_READ_KV_LIST, kv, prefix, strlen(prefix), cursor, cursor_len, limit, NULL, NULL};
   return edgelab_internal_read_alloc(&r, listing);
 }
 
@@ -395,6 +514,133 @@ static inline int32_t edgelab_kv_listing_next(edgelab_kv_listing* l, const char*
   return 1;
 }
 
+/* ---- Vars (edge.toml [vars]) ---- */
+
+/* Writes var `name`'s value into buf as a C string; returns its full length, or
+ * EDGELAB_ENOTFOUND. Numbers and booleans in edge.toml arrive as their text. */
+static inline int32_t edgelab_var(const char* name, char* buf, size_t cap) {
+  int32_t n = edgelab_raw_var_get(name, strlen(name), buf, cap ? cap - 1 : 0);
+  return edgelab_internal_terminate(n, buf, cap);
+}
+
+/* ---- Durable Objects: reaching one (from a worker or from inside an object) ---- */
+
+/* Returns a handle for the [[durable_objects.bindings]] `name`, or EDGELAB_ENOTFOUND. Like KV
+ * handles, it stays valid for the isolate's life. */
+static inline int32_t edgelab_do_namespace(const char* binding) {
+  return edgelab_raw_do_namespace(binding, strlen(binding));
+}
+
+/* Writes the id of the object named `name` into id as a C string; returns EDGELAB_ID_LEN, or
+ * EDGELAB_EINVAL for a bad handle. */
+static inline int32_t edgelab_do_id_from_name(int32_t ns, const char* name,
+                                              char id[EDGELAB_ID_LEN + 1]) {
+  int32_t n = edgelab_raw_do_id_from_name(ns, name, strlen(name), id, EDGELAB_ID_LEN);
+  return edgelab_internal_terminate(n, id, EDGELAB_ID_LEN + 1);
+}
+
+/* Sends `method` (NULL: GET) `url` ("/path?query") with `body` and no headers to object `id` (a
+ * C string from edgelab_do_id_from_name) and waits for its answer. Returns a response handle
+ * (read it with edgelab_raw_do_response_status and edgelab_do_response_body) or an error as
+ * edgelab_raw_do_fetch: EINVAL, ECYCLE, EIO, EUNAVAILABLE. */
+static inline int32_t edgelab_do_fetch_simple(int32_t ns, const char* id, const char* method,
+                                              const char* url, const void* body, size_t body_len) {
+  edgelab_do_request req = {
+      .method_ptr = method,
+      .method_len = method ? (uint32_t)strlen(method) : 0,
+      .url_ptr = url,
+      .url_len = (uint32_t)strlen(url),
+      .headers_ptr = NULL,
+      .headers_len = 0,
+      .body_ptr = body,
+      .body_len = (uint32_t)body_len,
+  };
+  return edgelab_raw_do_fetch(ns, id, strlen(id), &req);
+}
+
+/* Reads response handle r's body like edgelab_body (the caller frees *body). EDGELAB_EINVAL for
+ * a bad or closed handle. */
+static inline int32_t edgelab_do_response_body(int32_t r, char** body) {
+  edgelab_internal_read rd = {EDGELAB_READ_DO_BODY, r, NULL, 0, NULL, 0, 0, NULL, NULL};
+  return edgelab_internal_read_alloc(&rd, body);
+}
+
+/* ---- Inside a Durable Object (the do_fetch and do_alarm exports) ----
+ * Writes outside a transaction apply one by one, at once; between edgelab_raw_storage_txn_begin
+ * and _commit they are seen by reads inside it and applied all together by the commit. A
+ * transaction still open when the export returns or traps is rolled back. The response leaves
+ * the object only once the writes it follows are durable. */
+
+/* Reads `key` like edgelab_kv_get: the value's length with *value malloc'd and NUL-terminated,
+ * or ENOTFOUND, EINVAL (empty key or over 2048 bytes; outside an object), EIO. */
+static inline int32_t edgelab_storage_get(const char* key, char** value) {
+  edgelab_internal_read r = {EDGELAB_READ_STORAGE_GET, 0, key, strlen(key), NULL, 0, 0, NULL, NULL};
+  return edgelab_internal_read_alloc(&r, value);
+}
+
+/* Writes `key`. Returns 0, or EINVAL (key empty or over 2048 bytes, value over 128 KiB), EIO. */
+static inline int32_t edgelab_storage_put(const char* key, const void* value, size_t value_len) {
+  return edgelab_raw_storage_put(key, strlen(key), value, value_len);
+}
+
+/* Deletes `key`. Returns 1 when it existed, 0 when not, or EINVAL, EIO. */
+static inline int32_t edgelab_storage_delete(const char* key) {
+  return edgelab_raw_storage_delete(key, strlen(key));
+}
+
+/* Lists the pairs `opts` selects (NULL: all), in key byte order. Returns the encoded listing's
+ * length with *listing malloc'd (the caller frees it; read it with edgelab_storage_listing), or
+ * EINVAL, EIO. */
+static inline int32_t edgelab_storage_list(const edgelab_storage_list_options* opts,
+                                           char** listing) {
+  edgelab_internal_read r = {EDGELAB_READ_STORAGE_LIST, 0, NULL, 0, NULL, 0, 0, NULL, opts};
+  return edgelab_internal_read_alloc(&r, listing);
+}
+
+/* A reader over one encoded storage listing: u32 count, then count times (u32 key_len, key
+ * bytes, u32 value_len, value bytes), all little-endian. It points into the listing buffer. */
+typedef struct edgelab_storage_listing {
+  uint32_t count;   /* pairs not read yet */
+  const char* next; /* the next pair */
+  const char* end;
+} edgelab_storage_listing;
+
+/* Starts reading `len` listing bytes. Returns 0, or EDGELAB_EIO when they are malformed. */
+static inline int32_t edgelab_storage_listing_init(edgelab_storage_listing* l, const char* data,
+                                                   size_t len) {
+  if (len < 4) return EDGELAB_EIO;
+  l->count = edgelab_internal_u32le(data);
+  l->next = data + 4;
+  l->end = data + len;
+  return 0;
+}
+
+/* Internal: reads one (u32 length, bytes) field; 0 when it runs past the end. */
+static inline int edgelab_internal_listing_field(edgelab_storage_listing* l, const char** p,
+                                                 uint32_t* len) {
+  if (l->end - l->next < 4) return 0;
+  uint32_t n = edgelab_internal_u32le(l->next);
+  if (n > (size_t)(l->end - l->next) - 4) return 0;
+  *p = l->next + 4;
+  *len = n;
+  l->next += 4 + n;
+  return 1;
+}
+
+/* Reads the next pair: returns 1 with key and value set (not NUL-terminated), 0 after the last,
+ * EDGELAB_EIO when the listing is malformed. */
+static inline int32_t edgelab_storage_listing_next(edgelab_storage_listing* l, const char** key,
+                                                   uint32_t* key_len, const char** value,
+                                                   uint32_t* value_len) {
+  if (l->count == 0) return 0;
+  if (!edgelab_internal_listing_field(l, key, key_len) ||
+      !edgelab_internal_listing_field(l, value, value_len)) {
+    return EDGELAB_EIO;
+  }
+  l->count--;
+  return 1;
+}
+
 /* ---- Time, randomness, logging ---- */
 
 /* Waits without holding a host thread: other requests run meanwhile. */
@@ -427,6 +673,8 @@ static inline const char* edgelab_strerror(int32_t code) {
       return "EIO";
     case EDGELAB_EUNAVAILABLE:
       return "EUNAVAILABLE";
+    case EDGELAB_ECYCLE:
+      return "ECYCLE";
     default:
       return code >= 0 ? "OK" : "E?";
   }

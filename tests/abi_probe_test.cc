@@ -552,7 +552,7 @@ TEST_F(AbiProbe, SleepAnswersAfterSleepingAtLeastThatLong) {
   EXPECT_EQ(r.body, "slept 30");
   EXPECT_EQ(Matching(log, "probe isolate=\\d+ info: sleeping 30 ms").size(), 1u) << log;
   // The server's own measure of the request (its access line) is a lower bound.
-  std::vector<std::string> access = Matching(log, "GET /sleep/30 200 [0-9.]+ms isolate=\\d+");
+  std::vector<std::string> access = Matching(log, "GET /sleep/30 200 [0-9.]+ms cpu=[0-9.]+ms isolate=\\d+");
   ASSERT_EQ(access.size(), 1u) << log;
   double ms = std::atof(access[0].c_str() + std::string("GET /sleep/30 200 ").size());
   EXPECT_GE(ms, 30.0) << access[0];
