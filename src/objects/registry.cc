@@ -156,7 +156,12 @@ void HomeLoop::ResetIfFailed(Object& o) {
 // Rule 4: keeps the alarm timer in step with the alarm the turn left.
 void HomeLoop::AfterTurn(Object& o) {
   int64_t alarm = o.storage_.known_alarm().value_or(0);
-  if (alarm == 0) o.alarm_retries_ = 0;  // no alarm left: no retry pending either
+  // Retries count for the alarm the registry set to retry, only: one deleted
+  // or replaced by a turn starts over (a new alarm gets retries of its own).
+  if (alarm != o.retry_alarm_ms_) {
+    o.alarm_retries_ = 0;
+    o.retry_alarm_ms_ = 0;
+  }
   if (alarm == o.armed_alarm_ms_) return;
   o.armed_alarm_ms_ = alarm;
   if (alarm > 0) Arm(o.key_, alarm);
@@ -311,7 +316,10 @@ Status HomeLoop::AlarmTurn(Object& o, int64_t time_ms) {
   reg_->alarms_fired_++;
   Status handled = reg_->on_alarm_(o, o.alarm_retries_);
   o.alarm_running_ = false;
-  if (handled.ok()) {
+  o.retry_alarm_ms_ = 0;
+  if (handled.ok() || st.known_alarm()) {
+    // Done, or the handler set an alarm of its own before failing: that one
+    // runs (with retries of its own) instead of a retry of this one.
     o.alarm_retries_ = 0;
     return Status::OK();
   }
@@ -329,9 +337,8 @@ Status HomeLoop::AlarmTurn(Object& o, int64_t time_ms) {
   if (reg_->log_)
     reg_->log_("error: " + who + " failed (" + handled.ToString() + "), retry " +
                std::to_string(o.alarm_retries_) + " in " + std::to_string(delay) + " ms");
-  // Unless the handler set an alarm of its own before failing, retry.
-  if (!st.known_alarm()) return st.SetAlarm(now + delay);
-  return Status::OK();
+  o.retry_alarm_ms_ = now + delay;
+  return st.SetAlarm(o.retry_alarm_ms_);
 }
 
 bool HomeLoop::Idle(const Object& o, int64_t now) const {

@@ -114,7 +114,8 @@ class Object {
   uint64_t failed_commits_ = 0;     // bumped when a commit fails (rule 3)
   int64_t last_used_micros_ = 0;
   bool alarm_running_ = false;
-  int alarm_retries_ = 0;
+  int alarm_retries_ = 0;       // failures of the alarm now pending a retry
+  int64_t retry_alarm_ms_ = 0;  // the alarm time the registry set for that retry (0: none)
   int64_t armed_alarm_ms_ = 0;  // the time this object is armed for (0: none)
 };
 

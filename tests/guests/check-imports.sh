@@ -6,10 +6,13 @@
 #
 # A module passes when (1) every import is a function listed in one of abi.md's import tables (a
 # "## ... module `M`" section whose rows read "| `name(...)` | `(i32 ...) -> r` | ...") with
-# exactly that signature, and (2) its exports are exactly `memory` (a memory of its own), `fetch`
-# and `_initialize`, both () -> (). The tables are the contract the host links against, so a
-# guest that passes here loads; one that fails names the module, the import and what abi.md says.
-# --self-test builds known-bad modules with wat2wasm and checks each one fails.
+# exactly that signature, and (2) it exports only what abi.md's exports table lists: `memory` (a
+# memory of its own) and `_initialize`, always; `fetch` (a worker), `do_fetch` (a Durable Object
+# class) or both; `do_alarm` only beside `do_fetch`; the functions all () -> (). The tables are
+# the contract the host links against, so a guest that passes here loads; one that fails names
+# the module, the import and what abi.md says.
+# --self-test builds known-bad modules with wat2wasm and checks each one fails, and known-good
+# ones (a worker, a class, both) and checks each one passes.
 # Exit: 0 all pass, 1 a module fails, 2 bad usage or missing tools.
 set -euo pipefail
 
@@ -80,26 +83,29 @@ check_module() {
       exported[name] = 1
       if (name == "memory") {
         if ($0 !~ /^ - memory\[/) problem("exports \"memory\" that is not a memory")
-      } else if (name == "fetch" || name == "_initialize") {
+      } else if (name == "fetch" || name == "do_fetch" || name == "do_alarm" || name == "_initialize") {
         match($0, /^ - func\[[0-9]+\]/)
         fidx = substr($0, 9, RLENGTH - 9)
         if ($0 !~ /^ - func\[/ || fsig[fidx] != "() -> ()")
           problem("exports " name " as " fsig[fidx] "; docs/abi.md says () -> ()")
       } else {
-        problem("exports \"" name "\"; docs/abi.md allows only memory, fetch, _initialize")
+        problem("exports \"" name "\"; docs/abi.md allows only memory, fetch, do_fetch, do_alarm, _initialize")
       }
       next
     }
     function problem(msg) { print wasm ": " msg; bad = 1 }
     END {
       if (!("memory" in exported)) problem("does not export memory")
-      if (!("fetch" in exported)) problem("does not export fetch")
+      if (!("fetch" in exported) && !("do_fetch" in exported))
+        problem("exports neither fetch (a worker) nor do_fetch (a Durable Object class)")
+      if (("do_alarm" in exported) && !("do_fetch" in exported))
+        problem("exports do_alarm without do_fetch (an alarm runs in a Durable Object class)")
       if (!("_initialize" in exported)) problem("does not export _initialize (build as a reactor)")
       exit bad
     }' <(allowed_imports) -
 }
 
-# Each known-bad module must fail and the good one must pass.
+# Each known-bad module must fail and each good one (its name starts with "good") must pass.
 self_test() {
   command -v wat2wasm >/dev/null || die "wat2wasm (package wabt) not found"
   local dir good failures=0
@@ -117,14 +123,20 @@ self_test() {
     [extra_export]="$good (func (export \"fetch\")) (func (export \"main\"))"
     [no_fetch]="$good"
     [fetch_sig]="$good (func (export \"fetch\") (param i32))"
+    [good_class]="$good (func (export \"do_fetch\")) (func (export \"do_alarm\"))"
+    [good_worker_and_class]="$good (func (export \"fetch\")) (func (export \"do_fetch\")) (func (export \"do_alarm\"))"
+    [do_fetch_sig]="$good (func (export \"do_fetch\") (result i32) i32.const 0)"
+    [do_alarm_sig]="$good (func (export \"do_fetch\")) (func (export \"do_alarm\") (param i64))"
+    [alarm_without_class]="$good (func (export \"fetch\")) (func (export \"do_alarm\"))"
+    [class_extra_export]="$good (func (export \"do_fetch\")) (func (export \"do_alarms\"))"
   )
   for name in "${!cases[@]}"; do
     echo "(module ${cases[$name]})" >"$dir/$name.wat"
     wat2wasm "$dir/$name.wat" -o "$dir/$name.wasm" || { echo "self-test: $name does not assemble"; failures=1; continue; }
     if check_module "$dir/$name.wasm" >"$dir/$name.out"; then
-      [[ $name == good ]] || { echo "self-test: $name passed but must fail"; failures=1; }
+      [[ $name == good* ]] || { echo "self-test: $name passed but must fail"; failures=1; }
     else
-      [[ $name != good ]] || { echo "self-test: good failed:"; cat "$dir/$name.out"; failures=1; }
+      [[ $name != good* ]] || { echo "self-test: $name failed:"; cat "$dir/$name.out"; failures=1; }
     fi
   done
   [[ $failures == 0 ]] && echo "check-imports self-test: ${#cases[@]} cases ok"
@@ -137,7 +149,7 @@ while (($#)); do
   case $1 in
     --abi) abi=${2:?--abi needs a path}; shift 2 ;;
     --self-test) self=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) modules+=("$1"); shift ;;
   esac
 done
