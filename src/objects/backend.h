@@ -117,7 +117,10 @@ class MemoryBackend final : public Backend {
 // a Commit that returned OK survives a crash of the process; after an OS
 // crash, commits since the last checkpoint may be lost (Flush checkpoints).
 // Tables: storage(ns, id, key, value) and alarms(ns, id, time_ms), all BLOB
-// keys so order is byte order; `meta` holds a format version.
+// keys so order is byte order; `meta` holds a format version. The file is
+// opened in SQLite's exclusive locking mode: one process owns it while the
+// backend lives (two would each run an instance of every object), and a
+// second Open fails with kUnavailable naming the file.
 class SqliteBackend final : public Backend {
  public:
   // Opens or creates the database at `path`. Errors name `path`: kIOError

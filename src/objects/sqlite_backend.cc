@@ -17,9 +17,6 @@ namespace {
 // Bumped when the tables change shape; a file with another version is
 // refused rather than misread.
 constexpr int64_t kFormatVersion = 1;
-// Long enough to ride out another process's checkpoint; short enough that a
-// stuck file shows up as an error rather than a hung commit.
-constexpr int kBusyTimeoutMs = 5000;
 
 // The meta row's name is particular to this file kind, so a KV database
 // (which has a `meta` table of its own) is told apart too.
@@ -156,6 +153,12 @@ Status SqliteBackend::Impl::Error(int rc, std::string_view what) const {
                     " (sqlite code " + std::to_string(rc) + ")";
   const int primary = rc & 0xff;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return Status::Corruption(msg);
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return Status::Unavailable("objects store '" + path_ +
+                               "' is in use by another process (another edgelab serving the same "
+                               "--data folder?): " +
+                               std::string(what));
+  }
   return Status::IOError(std::move(msg));
 }
 
@@ -181,7 +184,14 @@ Status SqliteBackend::Impl::OpenFile() {
 }
 
 Status SqliteBackend::Impl::Configure() {
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  // With the exclusive lock below nobody else uses the file while we do, so
+  // a busy file at open is another owner, not a moment to wait out.
+  sqlite3_busy_timeout(db_, 0);
+  // One process owns the file while it runs: a second one serving the same
+  // objects would make two live instances of each (registry.h rule 1). The
+  // exclusive lock says so at once, and spares each commit the shared-memory
+  // and file-lock calls that WAL needs between processes.
+  EDGELAB_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE", "cannot take the file for itself"));
   std::string mode;
   auto keep_mode = [](void* out, int, char** values, char**) {
     *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";

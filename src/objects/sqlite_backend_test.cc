@@ -108,13 +108,21 @@ TEST_F(SqliteBackendTest, AnEmptyDatabaseFileIsMadeOurs) {
   EXPECT_TRUE(backend->Commit({ObjectBatch{object_, {{"k", "v"}}}}).ok());
 }
 
-TEST_F(SqliteBackendTest, TwoBackendsOnOneFileSeeEachOthersCommits) {
+TEST_F(SqliteBackendTest, ASecondOwnerOfTheFileIsRefusedAtOnceNamingIt) {
+  // Two processes serving one objects file would run two instances of each
+  // object: the file belongs to the first, and the second learns why.
   auto a = MustOpen(path_);
-  auto b = MustOpen(path_);
   ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
   ASSERT_TRUE(a->Commit({ObjectBatch{object_, {{"k", "from a"}}}}).ok());
-  EXPECT_EQ(*b->Get(object_, "k"), "from a");
+  auto b = SqliteBackend::Open(path_);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kUnavailable);
+  EXPECT_NE(b.status().message().find(path_), std::string::npos) << b.status().message();
+  EXPECT_NE(b.status().message().find("in use by another process"), std::string::npos);
+  a.reset();  // the lock goes with the owner
+  auto c = MustOpen(path_);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(*c->Get(object_, "k"), "from a");
 }
 
 // ---- the fault loop ----
