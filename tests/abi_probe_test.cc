@@ -82,16 +82,6 @@ std::string WriteConfig(const TempDir& dir, const std::string& wasm) {
                                     "[isolates]\nmax = 1\n");
 }
 
-// Checks a server's log for sanitizer reports and that it exits 0 on SIGTERM (an ASan build
-// reports leaks at exit). Used when a suite's server stops.
-void ExpectCleanStop(ServerProcess& server) {
-  int code = server.Stop();
-  std::string log = server.err();
-  EXPECT_EQ(code, 0) << log;
-  EXPECT_EQ(log.find("ERROR: AddressSanitizer"), std::string::npos) << log;
-  EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
-}
-
 // ---- The shared server ----
 
 // A suite's one server for `wasm`, started by SetUpTestSuite and stopped by
@@ -552,7 +542,8 @@ TEST_F(AbiProbe, SleepAnswersAfterSleepingAtLeastThatLong) {
   EXPECT_EQ(r.body, "slept 30");
   EXPECT_EQ(Matching(log, "probe isolate=\\d+ info: sleeping 30 ms").size(), 1u) << log;
   // The server's own measure of the request (its access line) is a lower bound.
-  std::vector<std::string> access = Matching(log, "GET /sleep/30 200 [0-9.]+ms cpu=[0-9.]+ms isolate=\\d+");
+  std::vector<std::string> access =
+      Matching(log, "GET /sleep/30 200 [0-9.]+ms cpu=[0-9.]+ms isolate=\\d+");
   ASSERT_EQ(access.size(), 1u) << log;
   double ms = std::atof(access[0].c_str() + std::string("GET /sleep/30 200 ").size());
   EXPECT_GE(ms, 30.0) << access[0];

@@ -208,15 +208,6 @@ bool WaitForLogLine(ServerProcess& s, const std::string& needle) {
   return PollUntil([&] { return s.err().find(needle) != std::string::npos; });
 }
 
-// A server's exit on SIGTERM must be clean: 0, and no sanitizer report in its log.
-void ExpectCleanStop(ServerProcess& s) {
-  int code = s.Stop();
-  std::string log = s.err();
-  EXPECT_EQ(code, 0) << log;
-  EXPECT_EQ(log.find("ERROR: AddressSanitizer"), std::string::npos) << log;
-  EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
-}
-
 // ---- Configs ----
 
 struct ProbeOptions {

@@ -4,6 +4,7 @@
 #include "tests/server_process.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -225,6 +226,14 @@ std::string TempDir::Write(const std::string& name, const std::string& text) con
   std::string p = (fs::path(path_) / name).string();
   std::ofstream(p, std::ios::binary) << text;
   return p;
+}
+
+void ExpectCleanStop(ServerProcess& server) {
+  int code = server.Stop();
+  std::string log = server.err();
+  EXPECT_EQ(code, 0) << log;
+  EXPECT_EQ(log.find("ERROR: AddressSanitizer"), std::string::npos) << log;
+  EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
 }
 
 }  // namespace edgelab::e2e

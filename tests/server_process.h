@@ -63,6 +63,10 @@ class ServerProcess {
   bool eof_ = false;
 };
 
+// Stops `server` with SIGTERM and expects a clean exit: 0, and no sanitizer
+// report in its log (an ASan build reports leaks at exit).
+void ExpectCleanStop(ServerProcess& server);
+
 struct HttpResult {
   int status = 0;  // 0: no response (connection failed or closed)
   std::string body;

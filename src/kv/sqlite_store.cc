@@ -9,6 +9,8 @@
 #include <utility>
 
 namespace edgelab::kv {
+
+using sqlite::Use;
 namespace {
 
 constexpr int kSchemaVersion = 1;
@@ -49,41 +51,6 @@ std::string ColumnBytes(sqlite3_stmt* stmt, int col) {
 }
 
 }  // namespace
-
-// One use of a cached statement: collects the first bind error, and resets
-// the statement on scope exit so it holds no lock or pointer afterwards.
-class SqliteStore::Use {
- public:
-  explicit Use(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~Use() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
-  // SQLITE_STATIC: the bytes must live until the statement is reset.
-  // A null pointer would bind SQL NULL, so empty bytes point at "".
-  void Bind(int i, std::string_view bytes) {
-    const char* p = bytes.empty() ? "" : bytes.data();
-    Keep(sqlite3_bind_blob64(stmt_, i, p, bytes.size(), SQLITE_STATIC));
-  }
-  void BindText(int i, std::string_view text) {
-    Keep(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
-  }
-  void Bind(int i, int64_t n) { Keep(sqlite3_bind_int64(stmt_, i, n)); }
-  int Step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(stmt_); }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  void Keep(int rc) {
-    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
-  }
-  sqlite3_stmt* const stmt_;
-  int bind_rc_ = SQLITE_OK;
-};
-
-void SqliteStore::StmtDeleter::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
 SqliteStore::SqliteStore(std::string path, sched::Clock* clock)
     : path_(std::move(path)), clock_(clock) {}

@@ -35,9 +35,7 @@
 
 #include "kv/store.h"
 #include "sched/clock.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
+#include "sqlite/statement.h"
 
 namespace edgelab::kv {
 
@@ -70,11 +68,7 @@ class SqliteStore final : public Store {
   const std::string& path() const { return path_; }
 
  private:
-  struct StmtDeleter {
-    void operator()(sqlite3_stmt* stmt) const;
-  };
-  using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
-  class Use;  // binds, steps and resets one cached statement
+  using Stmt = sqlite::Stmt;
 
   SqliteStore(std::string path, sched::Clock* clock);
 

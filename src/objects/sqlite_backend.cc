@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "objects/backend.h"
+#include "sqlite/statement.h"
 
 namespace edgelab::objects {
 namespace {
@@ -48,45 +49,14 @@ std::string ColumnBytes(sqlite3_stmt* stmt, int col) {
   return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
 }
 
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+using sqlite::Stmt;
+using sqlite::Use;
 
-// One use of a cached statement: collects the first bind error, and resets
-// the statement on scope exit so it holds no lock or pointer afterwards.
-class Use {
- public:
-  explicit Use(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~Use() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
-  // SQLITE_STATIC: the bytes must live until the statement is reset.
-  // A null pointer would bind SQL NULL, so empty bytes point at "".
-  void Bind(int i, std::string_view bytes) {
-    const char* p = bytes.empty() ? "" : bytes.data();
-    Keep(sqlite3_bind_blob64(stmt_, i, p, bytes.size(), SQLITE_STATIC));
-  }
-  void Bind(int i, int64_t n) { Keep(sqlite3_bind_int64(stmt_, i, n)); }
-  // Binds ?1 and ?2, which every statement about one object starts with.
-  void BindObject(const ObjectKey& object) {
-    Bind(1, object.ns);
-    Bind(2, object.id);
-  }
-  int Step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(stmt_); }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  void Keep(int rc) {
-    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
-  }
-  sqlite3_stmt* const stmt_;
-  int bind_rc_ = SQLITE_OK;
-};
+// Binds ?1 and ?2, which every statement about one object starts with.
+void BindObject(Use& q, const ObjectKey& object) {
+  q.Bind(1, object.ns);
+  q.Bind(2, object.id);
+}
 
 }  // namespace
 
@@ -306,7 +276,7 @@ void SqliteBackend::Impl::RollbackQuietly() {
 Result<std::optional<std::string>> SqliteBackend::Impl::Get(const ObjectKey& object,
                                                             std::string_view key) {
   Use q(get_.get());
-  q.BindObject(object);
+  BindObject(q, object);
   q.Bind(3, key);
   const int rc = q.Step();
   if (rc == SQLITE_DONE) return std::optional<std::string>();
@@ -321,7 +291,7 @@ Result<KeyValues> SqliteBackend::Impl::List(const ObjectKey& object, const ListO
   KeyValues out;
   if (to.has_value() && from >= *to) return out;
   Use q(to.has_value() ? list_range_.get() : list_from_.get());
-  q.BindObject(object);
+  BindObject(q, object);
   q.Bind(3, from);
   if (to.has_value()) q.Bind(4, *to);
   // A negative LIMIT is no limit in SQLite.
@@ -336,7 +306,7 @@ Result<KeyValues> SqliteBackend::Impl::List(const ObjectKey& object, const ListO
 
 Result<std::optional<int64_t>> SqliteBackend::Impl::GetAlarm(const ObjectKey& object) {
   Use q(get_alarm_.get());
-  q.BindObject(object);
+  BindObject(q, object);
   const int rc = q.Step();
   if (rc == SQLITE_DONE) return std::optional<int64_t>();
   if (rc != SQLITE_ROW) return Error(rc, "get the alarm of " + object.ToString());
@@ -379,7 +349,7 @@ Status SqliteBackend::Impl::Commit(const std::vector<ObjectBatch>& batches) {
 Status SqliteBackend::Impl::ApplyBatch(const ObjectBatch& batch) {
   for (const ObjectBatch::Write& w : batch.writes) {
     Use q(w.value.has_value() ? put_.get() : delete_.get());
-    q.BindObject(batch.object);
+    BindObject(q, batch.object);
     q.Bind(3, w.key);
     if (w.value.has_value()) q.Bind(4, *w.value);
     const int rc = q.Step();
@@ -392,7 +362,7 @@ Status SqliteBackend::Impl::ApplyAlarm(const ObjectBatch& batch) {
   if (batch.alarm == ObjectBatch::Alarm::kUnchanged) return Status::OK();
   const bool set = batch.alarm == ObjectBatch::Alarm::kSet;
   Use q(set ? set_alarm_.get() : delete_alarm_.get());
-  q.BindObject(batch.object);
+  BindObject(q, batch.object);
   if (set) q.Bind(3, batch.alarm_ms);
   const int rc = q.Step();
   return rc == SQLITE_DONE ? Status::OK()
