@@ -45,7 +45,7 @@ extern "C" {
 #define EDGELAB_EPRECONDITION (-2) /* if_match / if_none_match failed; nothing was written */
 #define EDGELAB_EINVAL (-3)        /* over a KV limit, bad handle, bad option */
 #define EDGELAB_EIO (-4)           /* the store failed; details in the server log */
-#define EDGELAB_EUNAVAILABLE (-5)  /* the service is shutting down */
+#define EDGELAB_EUNAVAILABLE (-5)  /* shutting down, or a do_fetch limit (docs/abi.md) */
 #define EDGELAB_ECYCLE (-6)        /* do_fetch: a cycle of objects waiting on each other */
 
 /* ---- Limits the host enforces (EDGELAB_EINVAL beyond them) ---- */

@@ -50,6 +50,62 @@ struct Response {
   std::string body;
 };
 
+// The Durable Object responses one request holds open: do_fetch's response
+// handles (docs/abi.md), each valid until do_response_close or the end of
+// the request.
+//
+// Why caps: an open response lives in host memory, so without them a guest
+// fetching in a loop without closing grows the host without bound (1.7 GB
+// in one request with memory_mb = 16, before they existed). At most kMaxOpen
+// are open at once, and held_bytes() counts what they hold so do_fetch can
+// keep it within the request's memory limit (object_calls.cc enforces both).
+//
+// Handles: the low kSlotBits bits name a slot, the bits above its
+// generation. Open takes the lowest free slot, so the slots in use stay
+// within kMaxOpen however many responses a request fetches and closes, and
+// Close bumps the slot's generation, so a closed handle's number is not
+// handed out again: using a handle after closing it (an easy bug in a loop)
+// stays EINVAL rather than reading someone else's response. Only after 2^25
+// reuses of one slot does its generation wrap and an old number come back;
+// that is 33 million do_fetch calls in one request, each charged as a storage
+// write, far past any CPU limit. A request's first 64 handles are 0 to 63.
+//
+// Threading: belongs to the request's fiber, like the Context.
+class OpenResponses {
+ public:
+  static constexpr uint32_t kMaxOpen = 64;
+  static constexpr uint32_t kSlotBits = 6;  // log2(kMaxOpen)
+
+  // What a response holds while open: its body, and its headers as
+  // do_response_headers gives them ("name: value\n" lines).
+  static uint64_t Bytes(const Response& r);
+
+  // The open response with handle `h`, or null (never opened, or closed).
+  const Response* Find(uint32_t h) const;
+  // Keeps `r` open; returns its handle, at most INT32_MAX.
+  // Requires: open() < kMaxOpen.
+  uint32_t Open(Response r);
+  // Frees the response with handle `h`; false when `h` names none.
+  bool Close(uint32_t h);
+
+  size_t open() const { return open_; }
+  // Bytes(r) summed over the open responses.
+  uint64_t held_bytes() const { return held_bytes_; }
+  // Slots ever used (open or free), at most kMaxOpen: for tests.
+  size_t slots() const { return slots_.size(); }
+
+ private:
+  static constexpr uint32_t kGenerationMask = (1u << (31 - kSlotBits)) - 1;
+  struct Slot {
+    std::optional<Response> response;  // nullopt: free
+    uint32_t generation = 0;           // of the handle that names it now or will next
+  };
+
+  std::vector<Slot> slots_;
+  size_t open_ = 0;
+  uint64_t held_bytes_ = 0;
+};
+
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 struct KvBinding {
@@ -95,6 +151,7 @@ using Vars = std::map<std::string, std::string, std::less<>>;
 struct ObjectScope {
   const objects::ObjectKey* key = nullptr;  // its namespace and id
   objects::Storage* storage = nullptr;      // its storage (objects/storage.h)
+  int depth = 0;  // objects between the worker and this one (1: called by a worker)
 };
 
 class Context {
@@ -136,12 +193,14 @@ class Context {
   Response response;
   // Largest response body a guest may write (resp_write traps past it): the
   // body lives in host memory, so it counts against the worker's memory.
+  // The open responses of `fetched` have a budget of the same size, and so
+  // does each storage listing.
   uint64_t max_response_bytes = 128 * 1024 * 1024;
   // Partial stdout/stderr lines from WASI fd_write, flushed at newline.
   std::string stdout_line, stderr_line;
-  // Responses of Durable Object fetches (do_fetch), by handle; a closed one
-  // is nullopt. They live as long as the request.
-  std::vector<std::optional<Response>> fetched;
+  // Responses of Durable Object fetches (do_fetch) not yet closed; they live
+  // at most as long as the request.
+  OpenResponses fetched;
 
  private:
   sched::Scheduler* const sched_;

@@ -6,8 +6,11 @@
 // objects/registry.h's, reached through abi::ObjectNamespace.
 //
 // As in kv_calls.cc, every guest range is checked before anything is sent,
-// so a bad pointer never leaves a request half-delivered to an object.
+// so a bad pointer never leaves a request half-delivered to an object. The
+// responses a request holds open are capped in number and bytes
+// (abi/context.h, OpenResponses, says why and how handles are numbered).
 #include <cstring>
+#include <string>
 
 #include "abi/calls.h"
 #include "abi/context.h"
@@ -23,10 +26,7 @@ ObjectNamespace* Binding(HostCall& c, uint32_t h) {
 }
 
 // The response for handle `r`, or null when there is none or it was closed.
-const Response* Fetched(HostCall& c, uint32_t r) {
-  const auto& fetched = c.ctx->fetched;
-  return r < fetched.size() && fetched[r].has_value() ? &*fetched[r] : nullptr;
-}
+const Response* Fetched(HostCall& c, uint32_t r) { return c.ctx->fetched.Find(r); }
 
 void Warn(HostCall& c, std::string_view fn, std::string_view why) {
   c.ctx->Log(LogLevel::kWarn, "edgelab." + std::string(fn) + ": " + std::string(why));
@@ -194,6 +194,47 @@ bool BuildRequest(const RequestViews& v, Request* req, std::string* why) {
   return true;
 }
 
+// Whether the request may hold one more response (context.h says why the
+// caps); when not, logs which cap it is at. Checked before anything is sent,
+// so a guest at a cap causes no effects in the object.
+bool RoomForAResponse(HostCall& c) {
+  const OpenResponses& open = c.ctx->fetched;
+  if (open.open() >= OpenResponses::kMaxOpen) {
+    Warn(c, "do_fetch",
+         std::to_string(open.open()) +
+             " responses are open, the limit: close them with do_response_close once read; "
+             "nothing was sent");
+    return false;
+  }
+  if (open.held_bytes() >= c.ctx->max_response_bytes) {
+    Warn(c, "do_fetch",
+         "open responses hold " + std::to_string(open.held_bytes()) + " bytes, the limit of " +
+             std::to_string(c.ctx->max_response_bytes) +
+             " bytes ([limits] memory_mb): close them with do_response_close once read; "
+             "nothing was sent");
+    return false;
+  }
+  return true;
+}
+
+// Keeps `resp` open and returns its handle, or EUNAVAILABLE when it would
+// take the bytes held past the memory limit. Then the object has already
+// run the request (its storage writes stand): the guest asked for more than
+// it may hold, and holding it anyway is what the limit is there to stop.
+int32_t Hold(HostCall& c, Response resp) {
+  OpenResponses& open = c.ctx->fetched;
+  const uint64_t bytes = OpenResponses::Bytes(resp);
+  const uint64_t limit = c.ctx->max_response_bytes;
+  if (bytes > limit - open.held_bytes()) {  // held_bytes() <= limit: RoomForAResponse
+    Warn(c, "do_fetch",
+         "a response of " + std::to_string(bytes) + " bytes would take the open responses past " +
+             "the limit of " + std::to_string(limit) +
+             " bytes ([limits] memory_mb); it was dropped, after the object ran the request");
+    return kEUnavailable;
+  }
+  return static_cast<int32_t>(open.Open(std::move(resp)));
+}
+
 }  // namespace
 
 HostOutcome DoFetch(HostCall& c) {
@@ -209,11 +250,11 @@ HostOutcome DoFetch(HostCall& c) {
     Warn(c, "do_fetch", why);
     return g.Answer(kEInval);
   }
+  if (!RoomForAResponse(c)) return g.Answer(kEUnavailable);
   c.bytes += kKvWriteCost;  // crosses loops and may commit the object's storage
   Result<Response> resp = ns->Fetch(*c.ctx, id, std::move(req));
   if (!resp.ok()) return g.Answer(FetchErrorCode(c, resp.status()));
-  c.ctx->fetched.push_back(std::move(*resp));
-  return g.Answer(static_cast<int32_t>(c.ctx->fetched.size() - 1));
+  return g.Answer(Hold(c, std::move(*resp)));
 }
 
 HostOutcome DoResponseStatus(HostCall& c) {
@@ -259,9 +300,7 @@ HostOutcome DoResponseBody(HostCall& c) {
 
 HostOutcome DoResponseClose(HostCall& c) {
   Guest g(c, "do_response_close");
-  if (Fetched(c, g.U32(0)) == nullptr) return g.Answer(kEInval);
-  c.ctx->fetched[g.U32(0)].reset();
-  return g.Answer(0);
+  return g.Answer(c.ctx->fetched.Close(g.U32(0)) ? 0 : kEInval);
 }
 
 }  // namespace edgelab::abi::calls

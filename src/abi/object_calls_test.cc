@@ -22,7 +22,7 @@ namespace {
 
 constexpr uint32_t kMemBytes = 512 * 1024;  // room for a value over the 128 KiB limit
 constexpr uint32_t kBad = 0xFFFFFFF0u;      // far outside the memory
-constexpr int32_t kENotFound = -1, kEInval = -3, kEIO = -4;
+constexpr int32_t kENotFound = -1, kEInval = -3, kEIO = -4, kEUnavailable = -5;
 
 // 64 lower-case hex characters from `x`: the form of an object id.
 std::string HexId(uint64_t x) {
@@ -360,7 +360,7 @@ TEST_F(ObjectCallsTest, DoFetchRefusesBadRequestValuesAndSendsNothing) {
   EXPECT_TRUE(Logged("malformed id"));
   EXPECT_EQ(CallI32("do_fetch", {2, id, 64, req}), kEInval);  // no such handle
   EXPECT_TRUE(ns_.requests.empty());
-  EXPECT_EQ(ctx_.fetched.size(), 1u);  // the 16-byte method's
+  EXPECT_EQ(ctx_.fetched.open(), 1u);  // the 16-byte method's
 }
 
 TEST_F(ObjectCallsTest, DoFetchMapsEachErrorToItsCode) {
@@ -379,7 +379,7 @@ TEST_F(ObjectCallsTest, DoFetchMapsEachErrorToItsCode) {
   EXPECT_TRUE(Logged("3 edgelab.do_fetch: "));
   EXPECT_TRUE(Logged("objects.db: disk full"));
   EXPECT_TRUE(Logged("objects.db: bad page"));
-  EXPECT_TRUE(ctx_.fetched.empty());
+  EXPECT_EQ(ctx_.fetched.open(), 0u);
 }
 
 TEST_F(ObjectCallsTest, AResponseHandleReadsStatusHeadersAndBody) {
@@ -403,15 +403,90 @@ TEST_F(ObjectCallsTest, AResponseHandleReadsStatusHeadersAndBody) {
 TEST_F(ObjectCallsTest, AClosedOrUnknownResponseHandleIsEinval) {
   ASSERT_EQ(FetchA(), 0);
   EXPECT_EQ(CallI32("do_response_close", {0}), 0);
-  EXPECT_FALSE(ctx_.fetched.at(0).has_value());
-  for (uint64_t r : {uint64_t{0}, uint64_t{1}, uint64_t{0xFFFFFFFF}}) {
+  EXPECT_EQ(ctx_.fetched.open(), 0u);
+  for (uint64_t r : {uint64_t{0}, uint64_t{1}, uint64_t{64}, uint64_t{0xFFFFFFFF}}) {
     EXPECT_EQ(CallI32("do_response_status", {r}), kEInval);
     EXPECT_EQ(CallI32("do_response_headers", {r, kOut, 64}), kEInval);
     EXPECT_EQ(CallI32("do_response_body", {r, kOut, 64}), kEInval);
     EXPECT_EQ(CallI32("do_response_close", {r}), kEInval);
   }
-  EXPECT_EQ(FetchA(), 1);  // handles are not reused: a stale one stays invalid
+  // The slot is reused under a new number: the stale handle stays invalid.
+  const int32_t h = FetchA();
+  EXPECT_GT(h, 0);
+  EXPECT_EQ(CallI32("do_response_status", {static_cast<uint64_t>(h)}), 200);
   EXPECT_EQ(CallI32("do_response_status", {0}), kEInval);
+  EXPECT_EQ(CallI32("do_response_close", {0}), kEInval);
+  EXPECT_EQ(ctx_.fetched.open(), 1u);  // the failed close closed nothing
+}
+
+TEST_F(ObjectCallsTest, AFetchTakesTheLowestFreeSlotAndEveryHandleNamesOnlyItsResponse) {
+  for (int i = 0; i < 3; ++i) {
+    ns_.response.body = "r" + std::to_string(i);
+    ASSERT_EQ(FetchA(), i);
+  }
+  EXPECT_EQ(CallI32("do_response_close", {1}), 0);
+  EXPECT_EQ(CallI32("do_response_close", {0}), 0);
+  ns_.response.body = "again";
+  const int32_t h = FetchA();
+  ASSERT_GE(h, 0);
+  EXPECT_EQ(static_cast<uint32_t>(h) % OpenResponses::kMaxOpen, 0u);  // slot 0
+  EXPECT_EQ(CallI32("do_response_body", {static_cast<uint64_t>(h), kOut, 64}), 5);
+  EXPECT_EQ(Get(kOut, 5), "again");
+  EXPECT_EQ(CallI32("do_response_body", {2, kOut, 64}), 2);
+  EXPECT_EQ(Get(kOut, 2), "r2");
+  EXPECT_EQ(ctx_.fetched.slots(), 3u);
+  EXPECT_EQ(ctx_.fetched.held_bytes(), 7u);
+}
+
+TEST_F(ObjectCallsTest, AtMost64ResponsesAreOpenAtOnceAndTheNextFetchSendsNothing) {
+  std::vector<int32_t> handles;
+  for (int i = 0; i < 64; ++i) handles.push_back(FetchA());
+  for (int32_t h : handles) ASSERT_GE(h, 0);
+  logs_.clear();
+  EXPECT_EQ(FetchA(), kEUnavailable);
+  EXPECT_EQ(ns_.requests.size(), 64u);  // the 65th was not sent
+  EXPECT_TRUE(Logged("2 edgelab.do_fetch: 64 responses are open"));
+  EXPECT_EQ(CallI32("do_response_close", {static_cast<uint64_t>(handles[5])}), 0);
+  EXPECT_GE(FetchA(), 0);
+  EXPECT_EQ(FetchA(), kEUnavailable);
+}
+
+TEST_F(ObjectCallsTest, OpenResponsesHeadersAndBodiesCountAgainstTheMemoryLimit) {
+  ctx_.max_response_bytes = 1000;
+  ns_.response.headers = {{"X-A", "1234567"}};  // "X-A: 1234567\n": 13 bytes
+  ns_.response.body = std::string(387, 'b');    // 400 bytes a response
+  const int32_t first = FetchA();
+  ASSERT_GE(first, 0);
+  ASSERT_GE(FetchA(), 0);
+  // A third would hold 1200 bytes: the object ran the request, but its
+  // response is dropped.
+  logs_.clear();
+  EXPECT_EQ(FetchA(), kEUnavailable);
+  EXPECT_EQ(ns_.requests.size(), 3u);
+  EXPECT_TRUE(Logged("2 edgelab.do_fetch: "));
+  EXPECT_TRUE(Logged("1000 bytes"));
+  ns_.response.body = std::string(187, 'b');  // 200 bytes: exactly at the limit
+  ASSERT_GE(FetchA(), 0);
+  // At the limit nothing more is sent.
+  EXPECT_EQ(FetchA(), kEUnavailable);
+  EXPECT_EQ(ns_.requests.size(), 4u);
+  // Closing gives the bytes back.
+  EXPECT_EQ(CallI32("do_response_close", {static_cast<uint64_t>(first)}), 0);
+  EXPECT_GE(FetchA(), 0);
+  EXPECT_EQ(ns_.requests.size(), 5u);
+}
+
+TEST_F(ObjectCallsTest, AFetchAndCloseLoopNeverRunsIntoEitherLimit) {
+  ctx_.max_response_bytes = 1000;
+  ns_.response.body = std::string(900, 'b');
+  for (int i = 0; i < 1000; ++i) {
+    const int32_t h = FetchA();
+    ASSERT_GE(h, 0) << "fetch " << i;
+    ASSERT_EQ(CallI32("do_response_body", {static_cast<uint64_t>(h), kOut, kOutCap}), 900);
+    ASSERT_EQ(CallI32("do_response_close", {static_cast<uint64_t>(h)}), 0);
+  }
+  EXPECT_EQ(ctx_.fetched.slots(), 1u);
+  EXPECT_EQ(ctx_.fetched.held_bytes(), 0u);
 }
 
 TEST_F(ObjectCallsTest, DoFetchIsChargedAsACallAcrossLoops) {
@@ -649,6 +724,23 @@ TEST_F(ObjectCallsTest, AnAlarmAtOrBeforeTheEpochIsEinval) {
   EXPECT_EQ(CallI32("alarm_set", {static_cast<uint64_t>(int64_t{-5})}), kEInval);
   EXPECT_TRUE(Logged("2 edgelab.alarm_set: "));
   EXPECT_EQ(CallI64("alarm_get", {}), -1);
+}
+
+TEST_F(ObjectCallsTest, AListingLargerThanTheMemoryLimitIsEinvalNamingTheLimitAndIsCharged) {
+  EnterObject();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(StoragePut("k" + std::to_string(i), "0123456789"), 0);  // 20 bytes listed
+  }
+  ctx_.max_response_bytes = 100;  // the listing is 204 bytes
+  logs_.clear();
+  EXPECT_EQ(CallI32("storage_list", {0, kOut, kOutCap}), kEInval);
+  EXPECT_TRUE(Logged("2 edgelab.storage_list: listing larger than 100 bytes: use limit/start"));
+  // The scan the guest asked for is paid for although it got nothing.
+  EXPECT_GE(last_cost_, 8 * 4000u + 100);
+  EXPECT_EQ(List(PlaceListOptions("", "", "", 4)).size(), 4u);    // 84 bytes
+  EXPECT_EQ(List(PlaceListOptions("", "k6", "", 0)).size(), 4u);  // from k6: 84 bytes
+  ctx_.max_response_bytes = 204;
+  EXPECT_EQ(List(0).size(), 10u);
 }
 
 TEST_F(ObjectCallsTest, StorageFailuresAreEioAndLogged) {

@@ -9,6 +9,7 @@
 // so a bad pointer never leaves a half-done write behind. Outside an object
 // the calls are EINVAL, after the same checks: the pointer rule has no
 // exceptions.
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -146,6 +147,14 @@ uint64_t ListingBytes(const objects::KeyValues& pairs) {
   return n;
 }
 
+// The largest listing storage_list builds: the request's memory limit (the
+// listing lives in host memory until it is copied out, like a response
+// body), and below 2 GiB so its length comes back as a non-negative i32. At
+// least the empty listing's 4 bytes: a cap of 0 would mean none.
+uint64_t ListingCap(const Context& ctx) {
+  return std::clamp<uint64_t>(ctx.max_response_bytes, 4, std::numeric_limits<int32_t>::max());
+}
+
 std::string EncodeListing(const objects::KeyValues& pairs) {
   std::string out;
   out.reserve(ListingBytes(pairs));
@@ -171,17 +180,22 @@ HostOutcome StorageList(HostCall& c) {
   objects::Storage* storage = Inside(c, "storage_list");
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;  // a range scan: priced like a write
+  // Without a limit a listing can reach any size (values are up to 128 KiB
+  // each): Storage stops building it at the cap rather than hold it all.
+  opts.max_bytes = ListingCap(*c.ctx);
   Result<objects::KeyValues> pairs = storage->List(opts);
-  if (!pairs.ok()) return g.Answer(ErrorCode(c, "storage_list", pairs.status()));
-  // The length must come back as a non-negative i32. Without a limit a
-  // listing can reach any size (values are up to 128 KiB each); past 2 GiB
-  // no guest could hold it anyway.
-  uint64_t bytes = ListingBytes(*pairs);
-  if (bytes > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
-    c.ctx->Log(LogLevel::kWarn, "edgelab.storage_list: listing of " + std::to_string(bytes) +
-                                    " bytes is over 2 GiB; pass a limit or a narrower range");
+  if (pairs.status().code() == Code::kResourceExhausted) {
+    // Storage read at least the cap (and at most about twice it) before it
+    // refused: the guest pays for the scan it asked for, though it gets
+    // nothing, so refused listings in a loop still run out of CPU.
+    c.bytes += opts.max_bytes;
+    c.ctx->Log(LogLevel::kWarn, "edgelab.storage_list: listing larger than " +
+                                    std::to_string(opts.max_bytes) +
+                                    " bytes: use limit/start to page");
     return g.Answer(kEInval);
   }
+  if (!pairs.ok()) return g.Answer(ErrorCode(c, "storage_list", pairs.status()));
+  EDGELAB_CHECK(ListingBytes(*pairs) <= opts.max_bytes);  // Storage::List's contract
   uint32_t len;
   if (!g.WriteOut(g.U32(1), g.U32(2), EncodeListing(*pairs), &len)) return g.Trap();
   return g.Answer(static_cast<int32_t>(len));

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "cli/commands.h"
 #include "http/server.h"
@@ -88,22 +89,23 @@ int Fail(const Status& s, int code) {
   return code;
 }
 
-// Waits for the drain; false when it did not finish: a second signal, or
-// `timeout_s` passed with requests still running (a guest sleeping for hours
-// must not keep a stopping server alive).
-bool WaitForDrain(sched::Latch& drained, double timeout_s, const runtime::Runtime& rt) {
-  const int64_t deadline = sched::MonotonicMillis() + static_cast<int64_t>(timeout_s * 1000);
-  while (!drained.IsSet()) {
-    if (int sig = sched::WaitForSignalFor({SIGINT, SIGTERM}, 50); sig != 0) {
+// Waits until `done()`; false when it did not happen in time: a second
+// signal, or `deadline_ms` (MonotonicMillis) passed with requests still
+// running (a guest sleeping for hours must not keep a stopping server alive).
+bool WaitForDrain(const std::function<bool()>& done, int64_t deadline_ms, double timeout_s,
+                  const runtime::Runtime& rt) {
+  while (!done()) {
+    if (int sig = sched::WaitForSignalFor({SIGINT, SIGTERM}, 5); sig != 0) {
       std::fprintf(stderr, "edgelab: %s again: stopping now, %llu requests unanswered\n",
                    strsignal(sig), static_cast<unsigned long long>(rt.in_flight()));
       return false;
     }
-    if (sched::MonotonicMillis() >= deadline) {
+    if (sched::MonotonicMillis() >= deadline_ms) {
       std::fprintf(stderr,
                    "edgelab: drain timed out after %.0f s: stopping now, %llu requests "
-                   "unanswered (--drain-timeout)\n",
-                   timeout_s, static_cast<unsigned long long>(rt.in_flight()));
+                   "unanswered, %lld Durable Object calls unfinished (--drain-timeout)\n",
+                   timeout_s, static_cast<unsigned long long>(rt.in_flight()),
+                   static_cast<long long>(rt.objects_busy()));
       return false;
     }
   }
@@ -149,7 +151,19 @@ int Serve(const ServeOptions& opts) {
                strsignal(sig), static_cast<unsigned long long>(rt.in_flight()));
   sched::Latch drained;
   server.Shutdown([&drained] { drained.Set(); });
-  if (!WaitForDrain(drained, opts.drain_timeout_s, rt)) {
+  // Then Durable Object calls and alarm turns: a turn waiting on a call to
+  // another loop is no work that loop knows of, so the loops keep running
+  // until none is left. Both phases share the drain timeout.
+  const int64_t deadline =
+      sched::MonotonicMillis() + static_cast<int64_t>(opts.drain_timeout_s * 1000);
+  bool drained_all =
+      WaitForDrain([&] { return drained.IsSet(); }, deadline, opts.drain_timeout_s, rt);
+  if (drained_all) {
+    rt.Shutdown();
+    drained_all =
+        WaitForDrain([&] { return rt.objects_busy() == 0; }, deadline, opts.drain_timeout_s, rt);
+  }
+  if (!drained_all) {
     // Requests still run on the loops: flush what is stored and leave
     // without joining them. The stores are thread-safe; nothing stored is
     // lost (a Durable Object answer not yet sent was not yet promised).
@@ -157,7 +171,6 @@ int Serve(const ServeOptions& opts) {
     std::fflush(stderr);
     std::_Exit(1);
   }
-  rt.Shutdown();
   loops.Stop();
   if (!FlushData(*data)) return 1;
   http::ServerStats st = server.stats();

@@ -54,6 +54,13 @@ struct ListOptions {
   std::string start;   // first key, inclusive ("" = from the first)
   std::string end;     // stop before this key ("" = to the last)
   uint32_t limit = 0;  // at most this many (0 = no limit)
+  // The largest listing Storage::List may build, as encoded for the guest
+  // (docs/abi.md storage_list: 4 bytes of count, then 8 + key + value bytes
+  // per pair), so the ABI can pass its own limit straight through; 0 = none.
+  // Past it Storage::List fails rather than return part of the listing
+  // (objects/storage.h). Backends ignore it: Storage asks them for pages
+  // small enough to stay within it.
+  uint64_t max_bytes = 0;
 };
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;

@@ -11,7 +11,7 @@
 
 #include <algorithm>
 #include <functional>
-#include <queue>
+#include <set>
 
 namespace edgelab::objects {
 
@@ -40,7 +40,12 @@ class HomeLoop {
   void Stop();
 
  private:
-  Object& Get(const ObjectKey& key, size_t home);
+  // The live object for `key`, created when needed; null when the loop is
+  // at its cap of live objects and none of them is idle.
+  Object* Get(const ObjectKey& key, size_t home);
+  bool EvictOneIdle();
+  void Disarm(const ObjectKey& key);
+  void RearmFromDisk(Object& o);
   void EnterGate(Object& o);
   void LeaveGate(Object& o);
   void WaitDurable(Object& o, Object::Waiter& w);
@@ -55,7 +60,9 @@ class HomeLoop {
   void FireAlarm(const ObjectKey& key, int64_t time_ms);
   Status AlarmTurn(Object& o, int64_t time_ms);
   void SweepLoop();
-  bool Idle(const Object& o, int64_t now) const;
+  // Whether `o` may be evicted: nothing running, queued or unflushed; and
+  // idle for the timeout unless `any_age`.
+  bool Idle(const Object& o, int64_t now, bool any_age = false) const;
 
   Registry* const reg_;
   sched::Scheduler* const sched_;
@@ -63,10 +70,12 @@ class HomeLoop {
   // The flusher: objects whose storage has writes not yet handed to a commit.
   std::vector<Object*> dirty_;
   bool flushing_ = false;
-  // Alarms: (Unix ms, object), earliest first; entries may be stale (the
-  // object's alarm moved or was deleted), AlarmTurn checks.
+  // Alarms: one entry per object, (Unix ms, object), earliest first, with
+  // armed_ mapping each object to its entry's time. An entry can still be
+  // stale (the alarm changed in a turn that has not ended); AlarmTurn checks.
   using Armed = std::pair<int64_t, ObjectKey>;
-  std::priority_queue<Armed, std::vector<Armed>, std::greater<>> alarms_;
+  std::set<Armed> alarms_;
+  std::map<ObjectKey, int64_t> armed_;
   sched::WaitQueue timer_;  // the timer fiber sleeps here until the next alarm
   sched::WaitQueue sweep_;  // the sweeper sleeps here between sweeps
   bool timer_running_ = false;
@@ -82,13 +91,18 @@ namespace {
 // bounds the extra latency of the first turn of a round to 64 turns.
 constexpr int kMaxGatherYields = 64;
 
+// The timer sleeps at most this long before it looks again: an alarm years
+// away must not make a wait whose microseconds overflow.
+constexpr int64_t kMaxTimerWaitMs = 3'600'000;
+
 }  // namespace
 
-Object& HomeLoop::Get(const ObjectKey& key, size_t home) {
+Object* HomeLoop::Get(const ObjectKey& key, size_t home) {
   auto it = objects_.find(key);
-  if (it != objects_.end()) return *it->second;
+  if (it != objects_.end()) return it->second.get();
+  if (objects_.size() >= reg_->max_live_per_home_ && !EvictOneIdle()) return nullptr;
   auto o = std::unique_ptr<Object>(new Object(reg_->backend_, key, home));
-  Object& ref = *o;
+  Object* ref = o.get();
   objects_.emplace(key, std::move(o));
   reg_->live_++;
   if (!sweeper_running_ && !stopped_) {
@@ -96,6 +110,25 @@ Object& HomeLoop::Get(const ObjectKey& key, size_t home) {
     sched_->Spawn([this] { SweepLoop(); });
   }
   return ref;
+}
+
+// At the cap: the least recently used idle object makes room (a scan, only
+// when full: an idle object costs an isolate, which is what the cap bounds).
+bool HomeLoop::EvictOneIdle() {
+  const int64_t now = sched_->NowMicros();
+  auto victim = objects_.end();
+  for (auto it = objects_.begin(); it != objects_.end(); ++it) {
+    if (!Idle(*it->second, now, /*any_age=*/true)) continue;
+    if (victim == objects_.end() ||
+        it->second->last_used_micros_ < victim->second->last_used_micros_) {
+      victim = it;
+    }
+  }
+  if (victim == objects_.end()) return false;
+  objects_.erase(victim);
+  reg_->live_--;
+  reg_->evictions_++;
+  return true;
 }
 
 // Rule 2: the mailbox. A finishing turn hands the object straight to the
@@ -125,7 +158,13 @@ void HomeLoop::LeaveGate(Object& o) {
 
 Status HomeLoop::RunTurn(const ObjectKey& key, size_t home,
                          const std::function<void(Object&)>& turn) {
-  Object& o = Get(key, home);
+  Object* live = Get(key, home);
+  if (live == nullptr) {
+    return Status::Unavailable("too many live Durable Objects on this thread (" +
+                               std::to_string(objects_.size()) +
+                               ", [durable_objects] max_live_objects) and none is idle");
+  }
+  Object& o = *live;
   EnterGate(o);
   const uint64_t failures = o.failed_commits_;
   reg_->turns_++;
@@ -149,12 +188,29 @@ Status HomeLoop::RunTurn(const ObjectKey& key, size_t home,
 // are lost. Drop it too and start the object over from the disk.
 void HomeLoop::ResetIfFailed(Object& o) {
   o.storage_.Reset();
-  o.durable_ = o.queued_for_commit_ = o.storage_.written();
+  o.durable_ = o.storage_.written();
   o.ResetInstance();
+  RearmFromDisk(o);
+}
+
+// After a reset, memory forgot the alarm, and the timer's entry may belong to
+// an alarm change that was lost: the disk decides (rule 4's "at least once").
+void HomeLoop::RearmFromDisk(Object& o) {
+  Result<std::optional<int64_t>> stored = o.storage_.GetAlarm();
+  if (!stored.ok()) {
+    Arm(o.key_, sched_->WallMillis() + reg_->options_.alarm_retry_ms);  // look again later
+  } else if (*stored) {
+    Arm(o.key_, **stored);
+  } else {
+    Disarm(o.key_);
+  }
 }
 
 // Rule 4: keeps the alarm timer in step with the alarm the turn left.
 void HomeLoop::AfterTurn(Object& o) {
+  // An alarm this object never read, set or deleted is as armed at Start (or
+  // by an earlier life of the object): nothing to change.
+  if (!o.storage_.alarm_known()) return;
   int64_t alarm = o.storage_.known_alarm().value_or(0);
   // Retries count for the alarm the registry set to retry, only: one deleted
   // or replaced by a turn starts over (a new alarm gets retries of its own).
@@ -162,9 +218,13 @@ void HomeLoop::AfterTurn(Object& o) {
     o.alarm_retries_ = 0;
     o.retry_alarm_ms_ = 0;
   }
-  if (alarm == o.armed_alarm_ms_) return;
-  o.armed_alarm_ms_ = alarm;
-  if (alarm > 0) Arm(o.key_, alarm);
+  auto armed = armed_.find(o.key_);
+  if (alarm == (armed == armed_.end() ? 0 : armed->second)) return;
+  if (alarm > 0) {
+    Arm(o.key_, alarm);
+  } else {
+    Disarm(o.key_);
+  }
 }
 
 void HomeLoop::WaitDurable(Object& o, Object::Waiter& w) {
@@ -175,7 +235,10 @@ void HomeLoop::WaitDurable(Object& o, Object::Waiter& w) {
 }
 
 void HomeLoop::MarkDirty(Object& o) {
-  if (std::find(dirty_.begin(), dirty_.end(), &o) == dirty_.end()) dirty_.push_back(&o);
+  if (!o.dirty_) {
+    o.dirty_ = true;
+    dirty_.push_back(&o);
+  }
   if (flushing_) return;
   flushing_ = true;
   sched_->Spawn([this] { Flush(); });
@@ -198,10 +261,12 @@ void HomeLoop::Flush() {
     std::vector<ObjectBatch> batches;
     std::vector<uint64_t> marks;
     for (Object* o : round) {
+      o->dirty_ = false;
       if (!o->storage_.has_unflushed()) continue;
       batches.push_back(o->storage_.TakeUnflushed());
-      marks.push_back(o->queued_for_commit_ = o->storage_.written());
+      marks.push_back(o->storage_.written());
     }
+    if (batches.empty()) continue;
     Status s = reg_->backend_->Commit(batches);
     if (s.ok()) reg_->commits_++;
     size_t i = 0;
@@ -245,8 +310,9 @@ void HomeLoop::CommitFailed(Object& o, const Status& s) {
   } else {
     o.storage_.Reset();
     o.ResetInstance();
+    RearmFromDisk(o);
   }
-  o.durable_ = o.queued_for_commit_ = o.storage_.written();
+  o.durable_ = o.storage_.written();
   while (!o.gate_.empty()) {
     Object::Waiter* w = o.gate_.front();
     o.gate_.pop_front();
@@ -256,8 +322,10 @@ void HomeLoop::CommitFailed(Object& o, const Status& s) {
 }
 
 void HomeLoop::Arm(const ObjectKey& key, int64_t time_ms) {
-  bool earliest = alarms_.empty() || time_ms < alarms_.top().first;
+  Disarm(key);
+  bool earliest = alarms_.empty() || time_ms < alarms_.begin()->first;
   alarms_.emplace(time_ms, key);
+  armed_[key] = time_ms;
   if (stopped_) return;
   if (!timer_running_) {
     timer_running_ = true;
@@ -267,23 +335,36 @@ void HomeLoop::Arm(const ObjectKey& key, int64_t time_ms) {
   }
 }
 
+void HomeLoop::Disarm(const ObjectKey& key) {
+  auto it = armed_.find(key);
+  if (it == armed_.end()) return;
+  alarms_.erase({it->second, key});
+  armed_.erase(it);
+}
+
 // Sleeps until the earliest alarm, fires what is due, and ends when no alarm
 // is left (Arm starts it again) or at Stop.
 void HomeLoop::TimerLoop() {
   while (!stopped_ && !alarms_.empty()) {
-    auto [time_ms, key] = alarms_.top();
+    auto [time_ms, key] = *alarms_.begin();
     int64_t wait_ms = time_ms - sched_->WallMillis();
     if (wait_ms > 0) {
-      timer_.WaitUntil(sched_->NowMicros() + wait_ms * 1000);
+      timer_.WaitUntil(sched_->NowMicros() + std::min(wait_ms, kMaxTimerWaitMs) * 1000);
       continue;
     }
-    alarms_.pop();
+    alarms_.erase(alarms_.begin());
+    armed_.erase(key);
     sched_->Spawn([this, key = key, time_ms = time_ms] { FireAlarm(key, time_ms); });
   }
   timer_running_ = false;
 }
 
 void HomeLoop::FireAlarm(const ObjectKey& key, int64_t time_ms) {
+  reg_->busy_++;
+  struct Done {
+    std::atomic<int64_t>& busy;
+    ~Done() { busy--; }
+  } done{reg_->busy_};
   Status result;
   Status s = RunTurn(key, reg_->HomeOf(key), [&](Object& o) { result = AlarmTurn(o, time_ms); });
   if (s.ok()) s = result;  // the turn's own failure (reading the alarm), else it is lost unseen
@@ -309,9 +390,6 @@ Status HomeLoop::AlarmTurn(Object& o, int64_t time_ms) {
     return Status::OK();
   }
   EDGELAB_RETURN_IF_ERROR(st.DeleteAlarm());
-  // This timer entry is spent: an alarm the handler sets, even for this very
-  // time, needs one of its own (AfterTurn arms only a change of armed_).
-  o.armed_alarm_ms_ = 0;
   o.alarm_running_ = true;
   reg_->alarms_fired_++;
   Status handled = reg_->on_alarm_(o, o.alarm_retries_);
@@ -341,13 +419,13 @@ Status HomeLoop::AlarmTurn(Object& o, int64_t time_ms) {
   return st.SetAlarm(o.retry_alarm_ms_);
 }
 
-bool HomeLoop::Idle(const Object& o, int64_t now) const {
+bool HomeLoop::Idle(const Object& o, int64_t now, bool any_age) const {
   // A pending alarm retry keeps the object: its retry count lives only here,
   // and the delays (alarm_retry_ms * 2^n) soon outgrow the idle timeout.
   return !o.busy_ && o.mailbox_.empty() && o.gate_.empty() && !o.alarm_running_ &&
          o.alarm_retries_ == 0 && !o.storage_.has_unflushed() &&
          o.durable_ == o.storage_.written() &&
-         now - o.last_used_micros_ >= reg_->options_.idle_timeout_ms * 1000;
+         (any_age || now - o.last_used_micros_ >= reg_->options_.idle_timeout_ms * 1000);
 }
 
 // Rule 1's eviction: runs while the loop has objects, waking every half
@@ -382,6 +460,9 @@ Registry::Registry(Backend* backend, std::vector<sched::Scheduler*> homes, Regis
                    LogFn log)
     : backend_(backend), options_(options), log_(std::move(log)) {
   for (sched::Scheduler* s : homes) homes_.push_back(std::make_unique<HomeLoop>(this, s));
+  if (options_.max_live_objects > 0) {
+    max_live_per_home_ = std::max<size_t>(1, options_.max_live_objects / homes_.size());
+  }
 }
 
 Registry::~Registry() = default;
@@ -403,6 +484,11 @@ Status Registry::Start(AlarmHandler on_alarm) {
 Status Registry::Call(sched::Scheduler& caller, const ObjectKey& key, const ObjectKey* from,
                       std::function<void(Object&)> turn) {
   if (stopping_) return Status::Unavailable("shutting down");
+  busy_++;
+  struct Done {
+    std::atomic<int64_t>& busy;
+    ~Done() { busy--; }
+  } done{busy_};
   bool waiting = false;
   if (from != nullptr) {
     EDGELAB_RETURN_IF_ERROR(EnterCall(*from, key));
@@ -419,8 +505,18 @@ Status Registry::Call(sched::Scheduler& caller, const ObjectKey& key, const Obje
   const size_t home = HomeOf(key);
   HomeLoop& h = *homes_[home];
   Status result;
-  if (h.sched() == &caller) {
+  if (h.sched() == &caller && from == nullptr) {
+    // A worker's call runs on its own fiber: one turn on top of one request.
     result = h.RunTurn(key, home, turn);
+  } else if (h.sched() == &caller) {
+    // A call from a turn gets a fiber of its own even on the same loop:
+    // nested on the caller's stack, a chain of calls would overflow it.
+    sched::Fiber* self = caller.Current();
+    caller.Spawn([&] {
+      result = h.RunTurn(key, home, turn);
+      caller.Wake(self);
+    });
+    caller.Suspend();
   } else {
     // Run on a fiber of the home loop; the answer comes back through
     // caller.Post, which cannot run before we Suspend (this fiber holds the

@@ -105,24 +105,29 @@ class Object {
   std::unique_ptr<Instance> instance_;
   const size_t home_;
   // Home loop only.
-  bool busy_ = false;               // a turn is running
-  bool in_turn_ = false;            // its closure is executing (may use the instance)
-  std::deque<Waiter*> mailbox_;     // turns waiting, in arrival order
-  uint64_t durable_ = 0;            // storage_.written() known durable
-  uint64_t queued_for_commit_ = 0;  // storage_.written() handed to a commit
-  std::deque<Waiter*> gate_;        // turns done, waiting for durable_ >= their mark
-  uint64_t failed_commits_ = 0;     // bumped when a commit fails (rule 3)
+  bool busy_ = false;            // a turn is running
+  bool in_turn_ = false;         // its closure is executing (may use the instance)
+  std::deque<Waiter*> mailbox_;  // turns waiting, in arrival order
+  uint64_t durable_ = 0;         // storage_.written() known durable
+  bool dirty_ = false;           // listed for the flusher's next round
+  std::deque<Waiter*> gate_;     // turns done, waiting for durable_ >= their mark
+  uint64_t failed_commits_ = 0;  // bumped when a commit fails (rule 3)
   int64_t last_used_micros_ = 0;
   bool alarm_running_ = false;
   int alarm_retries_ = 0;       // failures of the alarm now pending a retry
   int64_t retry_alarm_ms_ = 0;  // the alarm time the registry set for that retry (0: none)
-  int64_t armed_alarm_ms_ = 0;  // the time this object is armed for (0: none)
 };
 
 struct RegistryOptions {
   int64_t idle_timeout_ms = 10'000;  // rule 1
   int64_t alarm_retry_ms = 1'000;    // rule 4: first retry delay
   int alarm_max_retries = 6;         // rule 4
+  // Rule 1's bound: at most this many live objects in the process (split
+  // evenly over the home loops, at least one each). A new object past it
+  // evicts the least recently used idle one; with none idle the call fails
+  // with kUnavailable. Each live object holds an isolate: this is what keeps
+  // a guest minting ids in a loop from filling memory. 0: no bound.
+  size_t max_live_objects = 10'000;
 };
 
 // Runs `object`'s alarm handler inside its turn (on its home loop);
@@ -153,8 +158,9 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   // Loads the stored alarms and arms them on their home loops (rule 4);
-  // `on_alarm` runs them. Call before the loops run or while they run; the
-  // timers start when the loops run. Errors come from the backend.
+  // `on_alarm` runs them. Requires: before the home loops run (the handler
+  // is read on them without a lock); the timers start when they run.
+  // Errors come from the backend.
   Status Start(AlarmHandler on_alarm);
 
   // Runs `turn` inside a turn of object `key` (rules 1-3) and returns once
@@ -175,7 +181,11 @@ class Registry {
 
   // Refuses new calls, stops the alarm timers and the eviction sweeps so the
   // loops can stop; turns already queued still run and commit. Idempotent.
+  // The loops must keep running until busy() is 0: a turn waiting on a call
+  // to another loop is not work its own loop knows about.
   void Shutdown();
+  // Calls and alarm turns in progress (any thread).
+  int64_t busy() const { return busy_.load(); }
 
   RegistryStats stats() const;
   const RegistryOptions& options() const { return options_; }
@@ -193,6 +203,7 @@ class Registry {
   const LogFn log_;
   std::vector<std::unique_ptr<HomeLoop>> homes_;
   std::atomic<bool> stopping_{false};
+  size_t max_live_per_home_ = SIZE_MAX;  // fixed after construction
 
   AlarmHandler on_alarm_;  // set by Start
 
@@ -200,6 +211,7 @@ class Registry {
   std::map<ObjectKey, ObjectKey> waiting_on_;  // guarded by calls_mu_ (rule 5)
 
   // Counters for stats(), bumped on the home loops.
+  std::atomic<int64_t> busy_{0};
   std::atomic<uint64_t> live_{0}, turns_{0}, commits_{0}, committed_turns_{0}, evictions_{0},
       alarms_fired_{0}, cycles_{0};
 };

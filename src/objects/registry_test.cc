@@ -229,9 +229,20 @@ class RegistryTest : public ::testing::Test {
     loops_->Start();
   }
 
-  // Shuts the registry down and stops the loops (idempotent).
+  // Shuts the registry down, waits for its calls and alarm turns to finish
+  // (as serve does), and stops the loops (idempotent).
   void End() {
-    if (reg_) reg_->Shutdown();
+    if (reg_) {
+      reg_->Shutdown();
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+      while (reg_->busy() > 0) {
+        if (std::chrono::steady_clock::now() > give_up) {
+          std::fprintf(stderr, "registry_test: deadlock: calls still busy at shutdown\n");
+          std::abort();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
     if (loops_) loops_->Stop();
   }
 
@@ -1008,6 +1019,23 @@ TEST_F(RegistryTest, StartArmsTheStoredAlarmsAndOneAlreadyDueFiresAtOnce) {
   End();
 }
 
+TEST_F(RegistryTest, AStoredAlarmStillFiresAfterTurnsThatNeverTouchedIt) {
+  // A turn that neither reads nor changes the alarm knows nothing of it: it
+  // must leave the timer entry Start armed alone (it once disarmed it).
+  const ObjectKey key = Key("untouched");
+  const int64_t at = WallMillis() + 200;
+  ASSERT_TRUE(backend_->disk().Commit({ObjectBatch{key, {}, ObjectBatch::Alarm::kSet, at}}).ok());
+  Countdown fired(1);
+  on_alarm_ = [&](Object&, int) {
+    fired.Done();
+    return Status::OK();
+  };
+  Begin(1);
+  EXPECT_OK(CallFrom(0, key, [](Object& o) { EXPECT_OK(o.storage().Put("k", "v")); }));
+  fired.Wait("the stored alarm after an unrelated turn");
+  EXPECT_GE(WallMillis(), at);
+}
+
 // The alarm turn reads the alarm to see whether its timer entry is current;
 // when that read fails, the failure must at least be logged, naming the
 // object. (Whether the alarm should then be retried is for registry.h.)
@@ -1276,7 +1304,133 @@ TEST_F(RegistryTest, ACallerWaitingOnlyForTheCalleesCommitCanBeCalledBackWithout
   EXPECT_EQ(reg_->stats().cycles, 0u);
 }
 
+TEST_F(RegistryTest, PastTheLiveObjectCapTheLeastRecentlyUsedIdleObjectMakesRoom) {
+  RegistryOptions options;
+  options.max_live_objects = 2;
+  Begin(1, options);
+  const ObjectKey a = Key("cap-a"), b = Key("cap-b"), c = Key("cap-c");
+  EXPECT_OK(CallFrom(0, a, [](Object& o) { EXPECT_OK(o.storage().Put("k", "a")); }));
+  EXPECT_OK(CallFrom(0, b, [](Object&) {}));
+  EXPECT_OK(CallFrom(0, c, [](Object&) {}));  // a is the least recently used: it goes
+  EXPECT_EQ(reg_->stats().live_objects, 2u);
+  EXPECT_EQ(reg_->stats().evictions, 1u);
+  std::optional<std::string> read;
+  EXPECT_OK(CallFrom(0, a, [&](Object& o) { read = Read(o, "k"); }));  // back, from storage
+  EXPECT_EQ(read, "a");
+}
+
+TEST_F(RegistryTest, WithEveryLiveObjectBusyANewObjectIsRefusedNotCreated) {
+  RegistryOptions options;
+  options.max_live_objects = 1;
+  Begin(1, options);
+  sched::WaitQueue hold(&Loop(0));
+  bool release = false;  // loop 0 only
+  Status second;
+  Countdown done(2);
+  Go(0, done, [&](Scheduler& s) {
+    EXPECT_OK(reg_->Call(s, Key("busy"), nullptr, [&](Object&) {
+      while (!release) hold.Wait();
+    }));
+  });
+  Go(0, done, [&](Scheduler& s) {
+    s.SleepFor(0);  // the first call is inside its turn now
+    second = reg_->Call(s, Key("refused"), nullptr, [](Object&) { ADD_FAILURE() << "ran"; });
+    release = true;
+    hold.NotifyAll();
+  });
+  done.Wait("the two calls");
+  EXPECT_EQ(second.code(), Code::kUnavailable) << second.ToString();
+  EXPECT_NE(second.message().find("max_live_objects"), std::string::npos) << second.message();
+}
+
+TEST_F(RegistryTest, ALongChainOfCallsOnOneLoopRunsEachTurnOnItsOwnFiber) {
+  // Nested on the caller's stack, a chain of calls on one loop overflowed
+  // the fiber's stack and took the process down; each call now gets a fiber.
+  Begin(1);
+  constexpr int kDepth = 2000;
+  std::function<void(Object&, int)> step = [&](Object& o, int depth) {
+    if (depth == kDepth) {
+      EXPECT_OK(o.storage().Put("bottom", "reached"));
+      return;
+    }
+    EXPECT_OK(reg_->Call(Home(o), Key("chain-" + std::to_string(depth + 1)), &o.key(),
+                         [&, depth](Object& next) { step(next, depth + 1); }));
+  };
+  EXPECT_OK(CallFrom(0, Key("chain-0"), [&](Object& o) { step(o, 0); }));
+  EXPECT_EQ(OnDisk(Key("chain-" + std::to_string(kDepth)), "bottom"), "reached");
+}
+
 // ---- Shutdown ----
+
+TEST_F(RegistryTest, AnAlarmWhoseTurnsCommitFailedFiresAgainFromTheDisk) {
+  const ObjectKey key = Key("lost"), sentinel = Key("sentinel");
+  AlarmLog log;
+  Countdown sentinel_fired(1);
+  on_alarm_ = [&](Object& o, int retry) {
+    log.Add(o, retry);
+    if (o.key() == sentinel)
+      sentinel_fired.Done();
+    else
+      EXPECT_OK(o.storage().Put("work", "done"));  // an ordinary handler: some work, no re-arm
+    return Status::OK();
+  };
+  backend_->FailCommits({3});  // 1: key's alarm, 2: sentinel's alarm, 3: key's alarm turn
+  Begin(1);
+  const int64_t t0 = WallMillis();
+  EXPECT_OK(CallFrom(0, key, [&](Object& o) { EXPECT_OK(o.storage().SetAlarm(t0 + 30)); }));
+  EXPECT_OK(CallFrom(0, sentinel, [&](Object& o) { EXPECT_OK(o.storage().SetAlarm(t0 + 400)); }));
+  sentinel_fired.Wait("the sentinel alarm");
+  End();
+  EXPECT_EQ(backend_->failed(), 1u);
+  // The failed commit lost the alarm turn's work and its deletion of the
+  // alarm; the disk still held the overdue alarm, so it ran again.
+  EXPECT_GE(log.Of(key).size(), 2u) << "an overdue stored alarm was never fired again";
+  EXPECT_EQ(OnDisk(key, "work"), "done");
+  EXPECT_EQ(AlarmOnDisk(key), std::nullopt);
+}
+
+TEST_F(RegistryTest, AnAlarmYearsAwayLeavesTheTimerAsleep) {
+  Begin(1);
+  const ObjectKey key = Key("far");
+  EXPECT_OK(CallFrom(0, key, [&](Object& o) {
+    EXPECT_OK(o.storage().SetAlarm(WallMillis() + (int64_t{1} << 54)));
+  }));
+  timespec a{}, b{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // CPU burnt while idle
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+  const double cpu_ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+  End();
+  EXPECT_LT(cpu_ms, 100.0) << "an idle registry burnt " << cpu_ms << " ms of CPU in 300 ms";
+}
+
+TEST_F(RegistryTest, ShutdownLetsATurnWaitingOnAnotherLoopFinish) {
+  Begin(2);
+  const ObjectKey a = KeyOnHome("caller", 0), b = KeyOnHome("callee", 1);
+  End();
+  // Fresh registry with the alarm handler that calls across loops.
+  loops_.reset();
+  reg_.reset();
+  Countdown callee_started(1);
+  std::atomic<bool> handler_returned{false};
+  on_alarm_ = [&](Object& o, int) {
+    if (!(o.key() == a)) return Status::OK();
+    Status s = reg_->Call(Loop(0), b, &o.key(), [&](Object&) {
+      callee_started.Done();
+      Loop(1).SleepFor(100'000);  // the callee takes 100 ms
+    });
+    EXPECT_OK(o.storage().Put("after", "1"));
+    handler_returned = true;
+    return s;
+  };
+  ObjectBatch stored{a, {}, ObjectBatch::Alarm::kSet, WallMillis() - 1};
+  ASSERT_TRUE(backend_->disk().Commit({stored}).ok());
+  Begin(2);
+  callee_started.Wait("the callee's turn");
+  End();  // as serve: Shutdown, wait for busy() == 0, then stop the loops
+  EXPECT_TRUE(handler_returned) << "the caller's turn was abandoned mid-call at shutdown";
+  EXPECT_EQ(OnDisk(a, "after"), "1");
+}
 
 TEST_F(RegistryTest, AfterShutdownCallsAreRefusedQueuedTurnsFinishAndTheLoopsStop) {
   Begin(3);

@@ -12,6 +12,7 @@
 #include "objects/storage.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace edgelab::objects {
@@ -86,31 +87,78 @@ class Overlay {
   Range cache_, txn_;
 };
 
-bool Full(const KeyValues& out, uint32_t limit) { return limit != 0 && out.size() >= limit; }
+// ListOptions::max_bytes's measure: the listing's count, then per pair its
+// two lengths and bytes; and the most one stored pair can take (Put keeps
+// every key and value within the limits).
+constexpr uint64_t kListingCountBytes = 4;
+constexpr uint64_t kPairBytes = 8;
+constexpr uint64_t kMaxPairBytes = kPairBytes + kMaxKeyBytes + kMaxValueBytes;
+
+// A listing being built: its pairs, and whether it is done because it holds
+// `limit` pairs or because a pair would have taken it past `max_bytes`.
+class Listing {
+ public:
+  explicit Listing(const ListOptions& opts) : opts_(opts) { over_ = Over(); }
+
+  bool Done() const { return over_ || (opts_.limit != 0 && pairs_.size() >= opts_.limit); }
+  // Whether a pair was refused for max_bytes (then the listing is useless).
+  bool over() const { return over_; }
+  size_t size() const { return pairs_.size(); }
+  // Appends the pair, or refuses it (over()) when it does not fit.
+  // Requires: !Done().
+  void Add(std::string key, std::string value) {
+    bytes_ += kPairBytes + key.size() + value.size();
+    over_ = Over();
+    if (!over_) pairs_.emplace_back(std::move(key), std::move(value));
+  }
+  KeyValues Take() { return std::move(pairs_); }
+
+ private:
+  bool Over() const { return opts_.max_bytes != 0 && bytes_ > opts_.max_bytes; }
+
+  const ListOptions& opts_;
+  KeyValues pairs_;
+  uint64_t bytes_ = kListingCountBytes;
+  bool over_ = false;
+};
+
+// How many rows to ask the backend for next. Without max_bytes: as many as
+// `limit` still wants (0: all). With it, no more than would fit in max_bytes
+// were each as large as a pair can be, so one page holds at most max_bytes
+// too (one pair when even one may not fit): the host never holds more than
+// about twice the cap, whatever the object stored. The price is more backend
+// queries for small pairs: ~1,000 rows a page at a 128 MiB cap, 126 at 16 MiB.
+uint32_t PageLimit(const ListOptions& opts, size_t have) {
+  const uint32_t want = opts.limit == 0 ? 0 : opts.limit - static_cast<uint32_t>(have);
+  if (opts.max_bytes == 0) return want;
+  const uint64_t fit = std::max<uint64_t>(1, opts.max_bytes / kMaxPairBytes);
+  const uint32_t page = static_cast<uint32_t>(std::min<uint64_t>(fit, UINT32_MAX));
+  return want == 0 ? page : std::min(want, page);
+}
 
 // Appends the overlay's present keys before `bound` (every one left when
-// `bound` is null) until `out` is full.
-void DrainOverlay(Overlay& overlay, const std::string* bound, uint32_t limit, KeyValues& out) {
-  while (!Full(out, limit)) {
+// `bound` is null) until `out` is done.
+void DrainOverlay(Overlay& overlay, const std::string* bound, Listing& out) {
+  while (!out.Done()) {
     const std::string* k = overlay.key();
     if (k == nullptr || (bound != nullptr && *k >= *bound)) return;
-    if (overlay.slot().has_value()) out.emplace_back(*k, *overlay.slot());
+    if (overlay.slot().has_value()) out.Add(*k, *overlay.slot());
     overlay.Next();
   }
 }
 
 // Merges one page of backend rows with the overlay keys up to its last row.
 // A row whose key the overlay holds is replaced by the overlay's state.
-void MergePage(KeyValues& rows, Overlay& overlay, uint32_t limit, KeyValues& out) {
+void MergePage(KeyValues& rows, Overlay& overlay, Listing& out) {
   for (auto& [key, value] : rows) {
-    DrainOverlay(overlay, &key, limit, out);
-    if (Full(out, limit)) return;
+    DrainOverlay(overlay, &key, out);
+    if (out.Done()) return;
     const std::string* k = overlay.key();
     if (k == nullptr || *k != key) {
-      out.emplace_back(std::move(key), std::move(value));
+      out.Add(std::move(key), std::move(value));
       continue;
     }
-    if (overlay.slot().has_value()) out.emplace_back(key, *overlay.slot());
+    if (overlay.slot().has_value()) out.Add(key, *overlay.slot());
     overlay.Next();
   }
 }
@@ -154,26 +202,29 @@ Result<bool> Storage::Delete(std::string_view key) {
   return current.has_value();
 }
 
-// Pages through the backend: a page of `limit - out.size()` rows may yield
-// fewer results (the cache hides deleted keys), so the next page starts just
-// past the last row (key + "\0" is its successor in byte order) until `out`
-// is full or the backend has no more rows.
+// Pages through the backend: a page of PageLimit rows may yield fewer
+// results (the cache hides deleted keys), so the next page starts just past
+// the last row (key + "\0" is its successor in byte order) until `out` is
+// done or the backend has no more rows.
 Result<KeyValues> Storage::List(const ListOptions& opts) {
   if (!broken_.ok()) return broken_;
-  KeyValues out;
+  Listing out(opts);
   Overlay overlay(cache_, txn_.has_value() ? &*txn_ : nullptr, opts);
   ListOptions page = opts;
-  for (;;) {
-    page.limit = opts.limit == 0 ? 0 : opts.limit - static_cast<uint32_t>(out.size());
+  for (bool more = true; more && !out.Done();) {
+    page.limit = PageLimit(opts, out.size());
     EDGELAB_ASSIGN_OR_RETURN(KeyValues rows, backend_->List(object_, page));
-    const bool more = page.limit != 0 && rows.size() == page.limit;
+    more = page.limit != 0 && rows.size() == page.limit;
     if (more) page.start = rows.back().first + '\0';
-    MergePage(rows, overlay, opts.limit, out);
-    if (Full(out, opts.limit)) return out;
-    if (!more) break;
+    MergePage(rows, overlay, out);
   }
-  DrainOverlay(overlay, nullptr, opts.limit, out);
-  return out;
+  DrainOverlay(overlay, nullptr, out);
+  if (out.over()) {
+    return Status::ResourceExhausted("listing of object " + object_.ToString() +
+                                     " is larger than " + std::to_string(opts.max_bytes) +
+                                     " bytes (its byte cap)");
+  }
+  return out.Take();
 }
 
 Status Storage::BeginTransaction() {

@@ -24,7 +24,8 @@
 //       (the last value wins), alarms included;
 //   (4) alarm operations are not part of transactions: they apply at once.
 // Failure: over-limit keys or values are kInvalidArgument naming the limit;
-//          backend errors pass up unchanged (the cache is left as it was).
+//          a listing past its byte cap is kResourceExhausted; backend errors
+//          pass up unchanged (the cache is left as it was).
 #ifndef EDGELAB_OBJECTS_STORAGE_H_
 #define EDGELAB_OBJECTS_STORAGE_H_
 
@@ -58,6 +59,11 @@ class Storage {
   // Removes `key`; returns whether it existed.
   Result<bool> Delete(std::string_view key);
   // Pairs matching `opts` (backend.h), in byte order, as of invariant 1.
+  // kResourceExhausted naming the cap when they would pass opts.max_bytes:
+  // the caller asked for more than it may hold, and gets none of it (a
+  // prefix would look like a whole listing; paging is what limit and start
+  // are for). The backend is read in pages no larger than the cap, so the
+  // refusal costs at most about twice the cap in memory.
   Result<KeyValues> List(const ListOptions& opts);
 
   // kInvalidArgument when a transaction is already open (no nesting).
@@ -76,6 +82,9 @@ class Storage {
   // The alarm as last set or loaded here, without touching the backend:
   // nullopt when none is set or it was never loaded.
   std::optional<int64_t> known_alarm() const { return alarm_loaded_ ? alarm_ : std::nullopt; }
+  // Whether known_alarm() knows: false until the alarm was read, set or
+  // deleted here (then nullopt means "not known", not "none").
+  bool alarm_known() const { return alarm_loaded_; }
 
   // ---- for the registry's output gate (registry.h) ----
   uint64_t written() const { return written_; }

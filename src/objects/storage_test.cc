@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <iostream>
@@ -35,8 +36,15 @@ class CountingBackend final : public Backend {
   }
   Result<KeyValues> List(const ObjectKey& object, const ListOptions& opts) override {
     ++lists;
-    if (fail_reads) return Failure();
-    return memory.List(object, opts);
+    if (fail_reads || lists == fail_list) return Failure();
+    Result<KeyValues> page = memory.List(object, opts);
+    if (page.ok()) {
+      uint64_t bytes = 0;
+      for (const auto& [key, value] : *page) bytes += 8 + key.size() + value.size();
+      listed_rows += page->size();
+      largest_page_bytes = std::max(largest_page_bytes, bytes);
+    }
+    return page;
   }
   Result<std::optional<int64_t>> GetAlarm(const ObjectKey& object) override {
     ++alarm_reads;
@@ -52,7 +60,19 @@ class CountingBackend final : public Backend {
   MemoryBackend memory;
   int gets = 0, lists = 0, alarm_reads = 0;
   bool fail_reads = false;
+  int fail_list = 0;  // when lists reaches it, that List fails
+  // What the Lists that succeeded returned: rows in all, and the largest
+  // page as encoded for a guest (8 + key + value bytes a row).
+  size_t listed_rows = 0;
+  uint64_t largest_page_bytes = 0;
 };
+
+// The size of `pairs` as storage_list encodes them (ListOptions::max_bytes).
+uint64_t EncodedBytes(const KeyValues& pairs) {
+  uint64_t bytes = 4;
+  for (const auto& [key, value] : pairs) bytes += 8 + key.size() + value.size();
+  return bytes;
+}
 
 std::vector<std::string> Keys(const KeyValues& kvs) {
   std::vector<std::string> keys;
@@ -455,6 +475,86 @@ TEST_F(StorageTest, ABackendErrorPassesUpAndLeavesTheCacheAsItWas) {
   EXPECT_EQ(*storage_.GetAlarm(), std::nullopt);
 }
 
+// ---- listings with a byte cap ----
+
+TEST_F(StorageTest, AListingPastMaxBytesIsResourceExhaustedNamingTheCapAndOneWithinItIsWhole) {
+  Stored({{"a", "12345"}, {"c", "123"}});
+  ASSERT_TRUE(storage_.Put("b", "1").ok());  // cached, not stored yet: counted too
+  const KeyValues all = {{"a", "12345"}, {"b", "1"}, {"c", "123"}};
+  const uint64_t bytes = EncodedBytes(all);  // 4 + 14 + 10 + 12 = 40
+  ASSERT_EQ(bytes, 40u);
+  ListOptions opts;
+  opts.max_bytes = bytes;
+  Result<KeyValues> got = storage_.List(opts);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, all);
+  opts.max_bytes = bytes - 1;
+  got = storage_.List(opts);
+  EXPECT_EQ(got.status().code(), Code::kResourceExhausted);
+  EXPECT_NE(got.status().message().find("39 bytes"), std::string::npos) << got.status().ToString();
+  opts.limit = 2;  // a page that fits is fine
+  EXPECT_EQ(MustList(opts), (std::vector<std::string>{"a", "b"}));
+  opts = {};
+  opts.max_bytes = 3;  // not even the count fits
+  EXPECT_EQ(storage_.List(opts).status().code(), Code::kResourceExhausted);
+}
+
+TEST_F(StorageTest, ACappedListingReadsTheBackendInPagesThatFitTheCapAndStopsPastIt) {
+  constexpr int kRows = 40;  // ~5 MiB stored
+  std::vector<ObjectBatch::Write> stored;
+  for (int i = 10; i < 10 + kRows; ++i) stored.push_back({"k" + std::to_string(i), Big("v")});
+  Stored(stored);
+  constexpr uint64_t kMaxRowBytes = 8 + kMaxKeyBytes + kMaxValueBytes;
+  ListOptions opts;
+  opts.max_bytes = 3 * kMaxRowBytes;  // 3 of these rows fit, not 4
+  for (uint32_t limit : {0u, 1000u}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    opts.limit = limit;
+    backend_.listed_rows = 0;
+    backend_.largest_page_bytes = 0;
+    EXPECT_EQ(storage_.List(opts).status().code(), Code::kResourceExhausted);
+    // The host held at most the cap in rows plus one page, whatever the object stored.
+    EXPECT_LE(backend_.largest_page_bytes, opts.max_bytes);
+    EXPECT_LE(backend_.listed_rows, 6u);
+  }
+  opts.limit = 3;
+  EXPECT_EQ(MustList(opts), (std::vector<std::string>{"k10", "k11", "k12"}));
+}
+
+// The fault loop: a capped listing of several pages fails at page 1, 2, 3 ...
+// Each failure passes up and leaves the object as it was; past the last page
+// the listing is whole.
+TEST_F(StorageTest, ACappedListingFailingAtAnyPageLeavesTheObjectAsItWas) {
+  std::vector<ObjectBatch::Write> stored;
+  for (int i = 10; i < 20; ++i) stored.push_back({"k" + std::to_string(i), Big("v")});
+  Stored(stored);
+  ASSERT_TRUE(storage_.Put("k15", "small").ok());
+  ASSERT_TRUE(MustDelete("k17"));
+  const size_t bytes = storage_.cached_bytes();
+  const uint64_t written = storage_.written();
+  const Result<KeyValues> want = storage_.List({});
+  ASSERT_TRUE(want.ok());
+  ListOptions opts;
+  opts.max_bytes = EncodedBytes(*want);  // it just fits, in pages of 7 of these rows
+  for (int fail = 1;; ++fail) {
+    SCOPED_TRACE("failing page " + std::to_string(fail));
+    ASSERT_LT(fail, 100) << "the listing never finished";
+    backend_.lists = 0;
+    backend_.fail_list = fail;
+    Result<KeyValues> got = storage_.List(opts);
+    EXPECT_EQ(storage_.cached_bytes(), bytes);
+    EXPECT_EQ(storage_.written(), written);
+    if (got.ok()) {
+      EXPECT_EQ(*got, *want);
+      EXPECT_GE(backend_.lists, 2);         // it took several pages ...
+      EXPECT_EQ(fail, backend_.lists + 1);  // ... and each failed once
+      break;
+    }
+    EXPECT_EQ(got.status().code(), Code::kIOError);
+  }
+  backend_.fail_list = 0;
+}
+
 // ---- the model check ----
 
 // The object as an obviously correct model sees it: what was applied, the
@@ -465,6 +565,7 @@ class Simulation {
  public:
   struct Stats {
     int trims = 0, resets = 0, multi_page_lists = 0, commits = 0, in_flight_reads = 0;
+    int refused_lists = 0;  // past their max_bytes
   };
 
   Simulation(uint64_t seed, bool heavy) : rng_(seed), heavy_(heavy) {}
@@ -536,6 +637,8 @@ ListOptions Simulation::RandomList() {
   if (Below(3) == 0) opts.end = RandomKey(3);
   // Whole listings of heavy values are costly; most lists are pages.
   opts.limit = Below(heavy_ ? 8 : 4) == 0 ? 0 : 1 + static_cast<uint32_t>(Below(6));
+  // A cap around the size of a few pairs, so listings fall on both sides of it.
+  if (Below(3) == 0) opts.max_bytes = 1 + Below(heavy_ ? 4 * (kMaxValueBytes + 16) : 80);
   return opts;
 }
 
@@ -633,10 +736,17 @@ void Simulation::DoList() {
     if (!opts.end.empty() && key >= opts.end) continue;
     want.emplace_back(key, value);
   }
+  uint64_t bytes = 4;
+  for (const auto& [key, value] : want) bytes += 8 + key.size() + value->size();
   const int lists = backend_.lists;
   Result<KeyValues> got = storage_.List(opts);
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
   if (backend_.lists - lists > 1) ++stats_.multi_page_lists;
+  if (opts.max_bytes != 0 && bytes > opts.max_bytes) {
+    EXPECT_EQ(got.status().code(), Code::kResourceExhausted) << bytes << " > " << opts.max_bytes;
+    ++stats_.refused_lists;
+    return;
+  }
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), want.size()) << "list of prefix '" << opts.prefix << "'";
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ((*got)[i].first, want[i].first) << "entry " << i;
@@ -773,6 +883,7 @@ TEST(StorageModelTest, AgreesWithAMapModelUnderRandomOperationsOverManySeeds) {
     total.multi_page_lists += sim.stats().multi_page_lists;
     total.commits += sim.stats().commits;
     total.in_flight_reads += sim.stats().in_flight_reads;
+    total.refused_lists += sim.stats().refused_lists;
   }
   // The run must really have exercised every path it is here for.
   EXPECT_GT(total.trims, 0);
@@ -780,10 +891,12 @@ TEST(StorageModelTest, AgreesWithAMapModelUnderRandomOperationsOverManySeeds) {
   EXPECT_GT(total.multi_page_lists, 0);
   EXPECT_GT(total.commits, 0);
   EXPECT_GT(total.in_flight_reads, 0);
+  EXPECT_GT(total.refused_lists, 0);
   std::cout << "[ info     ] " << total.trims << " trims, " << total.resets << " resets, "
             << total.multi_page_lists << " lists of several pages, " << total.commits
             << " committed transactions, " << total.in_flight_reads
-            << " reads past the cap with a batch in flight\n";
+            << " reads past the cap with a batch in flight, " << total.refused_lists
+            << " listings refused past their byte cap\n";
 }
 
 }  // namespace

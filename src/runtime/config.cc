@@ -226,11 +226,13 @@ Status Parser::DurableObjects(const toml::table& root, Config* c) const {
   EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, root, "durable_objects"));
   if (t == nullptr) return Status::OK();
   const std::string w = "durable_objects.";
-  EDGELAB_RETURN_IF_ERROR(
-      OnlyKnownKeys(*t, w, {"bindings", "idle_timeout_ms", "alarm_retry_ms", "alarm_max_retries"}));
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(
+      *t, w,
+      {"bindings", "idle_timeout_ms", "alarm_retry_ms", "alarm_max_retries", "max_live_objects"}));
   EDGELAB_RETURN_IF_ERROR(Uint(*t, "idle_timeout_ms", w, 1, 86'400'000, &c->do_idle_timeout_ms));
   EDGELAB_RETURN_IF_ERROR(Uint(*t, "alarm_retry_ms", w, 1, 3'600'000, &c->do_alarm_retry_ms));
   EDGELAB_RETURN_IF_ERROR(Uint(*t, "alarm_max_retries", w, 0, 100, &c->do_alarm_max_retries));
+  EDGELAB_RETURN_IF_ERROR(Uint(*t, "max_live_objects", w, 1, 10'000'000, &c->do_max_live_objects));
   return ObjectBindings(*t, c);
 }
 

@@ -10,7 +10,7 @@
 //                                           # or lognormal median_ms/sigma
 //   [vars]  LOCK_SHARDS = "4"               # strings; numbers and booleans as text
 //   [durable_objects]  idle_timeout_ms = 10000  alarm_retry_ms = 1000
-//                      alarm_max_retries = 6
+//                      alarm_max_retries = 6  max_live_objects = 10000
 //   [[durable_objects.bindings]]  name = "COUNTER_LOCK"  class_name = "CounterLock"
 //                                 script = "../../build/examples/lock.wasm"  # optional
 //
@@ -60,7 +60,8 @@ struct Config {
   std::vector<ObjectBindingConfig> durable_objects;
   uint32_t do_idle_timeout_ms = 10'000;  // Cloudflare evicts after ~10 s idle
   uint32_t do_alarm_retry_ms = 1'000;
-  uint32_t do_alarm_max_retries = 6;  // Cloudflare retries a failed alarm up to 6 times
+  uint32_t do_alarm_max_retries = 6;      // Cloudflare retries a failed alarm up to 6 times
+  uint32_t do_max_live_objects = 10'000;  // objects::RegistryOptions::max_live_objects
 };
 
 // Parses edge.toml at `path`.

@@ -114,6 +114,7 @@ VERBOSE = true
 idle_timeout_ms = 500
 alarm_retry_ms = 20
 alarm_max_retries = 2
+max_live_objects = 50
 [[durable_objects.bindings]]
 name = "COUNTER_LOCK"
 class_name = "CounterLock"
@@ -131,6 +132,7 @@ class_name = "Counter"
   EXPECT_EQ(c->do_idle_timeout_ms, 500u);
   EXPECT_EQ(c->do_alarm_retry_ms, 20u);
   EXPECT_EQ(c->do_alarm_max_retries, 2u);
+  EXPECT_EQ(c->do_max_live_objects, 50u);
   EXPECT_EQ(c->vars.at("LOCK_SHARDS"), "4");
   EXPECT_EQ(c->vars.at("RETRIES"), "3");
   EXPECT_EQ(c->vars.at("RATIO"), "0.5");

@@ -1,6 +1,7 @@
 // runtime/object_host.cc: Durable Object classes on the engine (object_host.h).
 #include "runtime/object_host.h"
 
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 namespace edgelab::runtime {
@@ -38,10 +39,15 @@ std::string ClassNamespace::IdFromName(std::string_view name) const {
 }
 
 std::string ClassNamespace::NewUniqueId(abi::Context& caller) const {
+  // From OpenSSL's CSPRNG, not the scheduler's generator: a guest sees that
+  // one's output (`random`) and could predict other users' ids from it.
+  // (Under a seeded simulation the ids will need to come from the seed.)
   uint8_t bytes[32];
-  for (size_t i = 0; i < sizeof bytes; i += 8) {
-    uint64_t r = caller.sched().Random();
-    for (size_t j = 0; j < 8; ++j) bytes[i + j] = static_cast<uint8_t>(r >> (8 * j));
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    for (size_t i = 0; i < sizeof bytes; i += 8) {  // no entropy source: still unique
+      uint64_t r = caller.sched().Random();
+      for (size_t j = 0; j < 8; ++j) bytes[i + j] = static_cast<uint8_t>(r >> (8 * j));
+    }
   }
   return Hex(bytes, sizeof bytes);
 }
@@ -58,7 +64,8 @@ std::string ClassNamespace::Who(const objects::Object& object) const {
   return services_->worker + " do=" + class_name_ + "/" + object.key().id.substr(0, 12);
 }
 
-abi::Context ClassNamespace::ContextFor(objects::Object& object, const std::string& who) {
+abi::Context ClassNamespace::ContextFor(objects::Object& object, const std::string& who,
+                                        int depth) {
   const ClassServices& s = *services_;
   Log* log = s.log;
   abi::Context ctx(s.scheds[object.home()], s.kv,
@@ -67,7 +74,7 @@ abi::Context ClassNamespace::ContextFor(objects::Object& object, const std::stri
                    });
   ctx.set_objects(s.objects);
   ctx.set_vars(s.vars);
-  ctx.set_object({&object.key(), &object.storage()});
+  ctx.set_object({&object.key(), &object.storage(), depth});
   ctx.max_response_bytes = s.max_response_bytes;
   return ctx;
 }
@@ -100,11 +107,18 @@ Result<abi::Response> ClassNamespace::Fetch(abi::Context& caller, std::string_vi
   if (!ValidId(id)) {
     return Status::InvalidArgument("not a Durable Object id (64 lower-case hex characters)");
   }
+  const int depth = caller.object().depth + 1;
+  if (depth > kMaxCallDepth) {
+    std::string why = "a chain of " + std::to_string(depth) + " Durable Object calls: more than " +
+                      std::to_string(kMaxCallDepth) + " deep";
+    services_->log->Line("warn: " + services_->worker + " do=" + class_name_ + ": " + why);
+    return Status::Unavailable(why);
+  }
   objects::ObjectKey key{class_name_, std::string(id)};
   abi::Response response;
   auto turn = [&](objects::Object& object) {
     std::string who = Who(object);
-    abi::Context ctx = ContextFor(object, who);
+    abi::Context ctx = ContextFor(object, who, depth);
     ctx.request = std::move(req);
     const int64_t start = ctx.sched().NowMicros();
     engine::CallOutcome out = Run(object, ctx, "do_fetch");
@@ -128,7 +142,7 @@ Status ClassNamespace::RunAlarm(objects::Object& object, int retry) {
                          " exports no do_alarm: dropped");
     return Status::OK();
   }
-  abi::Context ctx = ContextFor(object, who);
+  abi::Context ctx = ContextFor(object, who, /*depth=*/1);
   ctx.request.method = "ALARM";
   ctx.request.headers.emplace_back("x-edgelab-alarm-retry", std::to_string(retry));
   engine::CallOutcome out = Run(object, ctx, "do_alarm");

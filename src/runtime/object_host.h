@@ -6,7 +6,8 @@
 //
 // Ids: IdFromName is the hex SHA-256 of the class name and the name, so the
 // same name reaches the same object in every process and after restarts;
-// NewUniqueId draws 256 bits from the caller's scheduler. Both are 64
+// NewUniqueId draws 256 bits from OpenSSL's CSPRNG (unguessable, as
+// Cloudflare documents its unique ids). Both are 64
 // lower-case hex characters; objects are keyed by (class name, id).
 //
 // An object's instance is an isolate of its class's module on the object's
@@ -32,6 +33,11 @@
 #include "runtime/outcome.h"
 
 namespace edgelab::runtime {
+
+// How deep a chain of object calls (worker -> A -> B -> ...) may go; deeper
+// calls fail with kUnavailable (EUNAVAILABLE to the guest) and a log line.
+// Each level holds a fiber and an isolate until the chain unwinds.
+inline constexpr int kMaxCallDepth = 16;
 
 // What a class's turns need from the runtime.
 struct ClassServices {
@@ -70,7 +76,7 @@ class ClassNamespace final : public abi::ObjectNamespace {
   // is discarded and the fault logged.
   engine::CallOutcome Run(objects::Object& object, abi::Context& ctx, std::string_view fn);
   // A context for a turn of `object`, logging as `who`.
-  abi::Context ContextFor(objects::Object& object, const std::string& who);
+  abi::Context ContextFor(objects::Object& object, const std::string& who, int depth);
   // "<worker> do=<class>/<first 12 hex of the id>".
   std::string Who(const objects::Object& object) const;
 

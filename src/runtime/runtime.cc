@@ -62,13 +62,18 @@ Status Runtime::Start() {
   limits.fuel = uint64_t{config_.cpu_ms} * engine::kFuelPerMs;
   limits.max_memory_pages = config_.memory_mb * (1024 * 1024 / engine::kPageBytes);
   // Pools on the first min(loops, max) loops only, so that `max` bounds the
-  // isolates of the whole process exactly (max = 1 serializes every request).
+  // worker's isolates in the process exactly (max = 1 serializes every
+  // request). Durable Object instances are bounded apart, by
+  // [durable_objects] max_live_objects.
   size_t n = std::min<size_t>(loops_->size(), config_.isolates_max);
   for (size_t i = 0; i < n; ++i) {
     states_.push_back(std::make_unique<LoopState>(&loops_->loop(i), module, limits,
                                                   ShareOf(config_.isolates_max, n, i),
                                                   [this] { return next_isolate_id_++; }));
   }
+  // Durable Object bindings before prewarm, so _initialize sees them as every
+  // later isolate will (and a class module's load error stops us early).
+  EDGELAB_RETURN_IF_ERROR(StartObjects(module));
   // Prewarm on a fiber of a scheduler of our own, before the loops run, so an
   // _initialize that waits (or fails) does so here and its error reaches the
   // caller. Engines are not yet used by their loops' threads.
@@ -89,8 +94,7 @@ Status Runtime::Start() {
     boot.Stop();
   });
   boot.Run();
-  EDGELAB_RETURN_IF_ERROR(status);
-  return StartObjects(module);
+  return status;
 }
 
 Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) {
@@ -104,6 +108,7 @@ Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) 
   opts.idle_timeout_ms = config_.do_idle_timeout_ms;
   opts.alarm_retry_ms = config_.do_alarm_retry_ms;
   opts.alarm_max_retries = static_cast<int>(config_.do_alarm_max_retries);
+  opts.max_live_objects = config_.do_max_live_objects;
   registry_ = std::make_unique<objects::Registry>(
       objects_backend_, s->scheds, opts, [this](const std::string& line) { log_->Line(line); });
   s->registry = registry_.get();

@@ -75,6 +75,9 @@ class Runtime {
 
   // Requests accepted and not yet answered, over all loops.
   uint64_t in_flight() const { return in_flight_.load(); }
+  // Durable Object calls and alarm turns still running (0 without objects):
+  // after Shutdown, the loops must run until this is 0.
+  int64_t objects_busy() const { return registry_ ? registry_->busy() : 0; }
   // Null before Start or without Durable Object bindings.
   const objects::Registry* registry() const { return registry_.get(); }
   const Config& config() const { return config_; }
