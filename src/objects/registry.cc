@@ -251,8 +251,10 @@ bool HomeLoop::AnyDirtyObjectBusy() const {
 
 // The flusher fiber: one Backend::Commit per round for every object of this
 // loop that wrote since the last round. Commit runs on this thread (SQLite in
-// WAL mode with synchronous=NORMAL: tens of microseconds, no fsync); while it
-// runs no other fiber of the loop does, so nothing is added mid-round.
+// WAL mode with synchronous=NORMAL: tens of microseconds, no fsync, except
+// that about every 1000 pages a commit also checkpoints, which syncs); while
+// it runs no other fiber of the loop does, so nothing is added mid-round. A
+// checkpoint off the loop threads is deferred until a profile shows it.
 void HomeLoop::Flush() {
   while (!dirty_.empty()) {
     for (int i = 0; i < kMaxGatherYields && AnyDirtyObjectBusy(); ++i) sched_->SleepFor(0);

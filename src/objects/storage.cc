@@ -274,9 +274,10 @@ Result<std::optional<int64_t>> Storage::GetAlarm() {
 
 Status Storage::SetAlarm(int64_t unix_ms) {
   if (!broken_.ok()) return broken_;
-  if (unix_ms <= 0) {
+  if (unix_ms <= 0 || unix_ms > kMaxAlarmMs) {
     return Status::InvalidArgument("alarm time is " + std::to_string(unix_ms) +
-                                   "; use a Unix time in milliseconds (> 0)");
+                                   "; use a Unix time in milliseconds, from 1 to " +
+                                   std::to_string(kMaxAlarmMs) + " (the end of year 9999)");
   }
   ChangeAlarm(unix_ms);
   return Status::OK();

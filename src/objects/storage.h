@@ -43,6 +43,10 @@ namespace edgelab::objects {
 // Past this many cached bytes (keys + values) clean entries are dropped.
 inline constexpr size_t kMaxCacheBytes = 8 * 1024 * 1024;
 
+// The latest alarm time: the end of year 9999, in Unix ms. Later is a bug,
+// and the registry's timer arithmetic stays far from overflow below it.
+inline constexpr int64_t kMaxAlarmMs = 253'402'300'799'999;
+
 class Storage {
  public:
   // `backend` must outlive the storage.
@@ -76,7 +80,8 @@ class Storage {
 
   // The alarm's time (Unix ms), or nullopt. Reads the backend the first time.
   Result<std::optional<int64_t>> GetAlarm();
-  // Sets (replaces) the alarm. kInvalidArgument for a time <= 0.
+  // Sets (replaces) the alarm. kInvalidArgument for a time <= 0 or past
+  // kMaxAlarmMs.
   Status SetAlarm(int64_t unix_ms);
   Status DeleteAlarm();
   // The alarm as last set or loaded here, without touching the backend:

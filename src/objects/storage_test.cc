@@ -386,8 +386,8 @@ TEST_F(StorageTest, SettingAnAlarmNeedsNoBackendRead) {
   EXPECT_EQ(backend_.alarm_reads, 0);
 }
 
-TEST_F(StorageTest, AnAlarmAtOrBeforeTimeZeroIsInvalid) {
-  for (int64_t t : {int64_t{0}, int64_t{-1}, INT64_MIN}) {
+TEST_F(StorageTest, AnAlarmAtOrBeforeTimeZeroOrPastYear9999IsInvalid) {
+  for (int64_t t : {int64_t{0}, int64_t{-1}, INT64_MIN, kMaxAlarmMs + 1, INT64_MAX}) {
     Status s = storage_.SetAlarm(t);
     EXPECT_EQ(s.code(), Code::kInvalidArgument);
     EXPECT_NE(s.message().find(std::to_string(t)), std::string::npos) << s.message();
