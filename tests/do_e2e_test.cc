@@ -76,20 +76,6 @@ int64_t WallMs() {
       .count();
 }
 
-// Percent-encodes everything but unreserved characters, for a URL inside a query value.
-std::string Encode(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
-
 // ---- A keep-alive HTTP/1.1 client with timeouts ----
 
 // One connection reused for many GETs (10,000 lock calls must not cost 10,000 connections), with

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -234,6 +235,19 @@ void ExpectCleanStop(ServerProcess& server) {
   EXPECT_EQ(code, 0) << log;
   EXPECT_EQ(log.find("ERROR: AddressSanitizer"), std::string::npos) << log;
   EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
+}
+
+std::string Encode(std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
 }
 
 }  // namespace edgelab::e2e

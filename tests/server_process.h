@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,6 +63,9 @@ class ServerProcess {
   std::vector<std::string> lines_;
   bool eof_ = false;
 };
+
+// `s` percent-encoded for a query value (everything but unreserved bytes).
+std::string Encode(std::string_view s);
 
 // Stops `server` with SIGTERM and expects a clean exit: 0, and no sanitizer
 // report in its log (an ASan build reports leaks at exit).

@@ -8,6 +8,8 @@
 
 #include <utility>
 
+#include "sqlite/connection.h"
+
 namespace edgelab::kv {
 
 using sqlite::Use;
@@ -77,45 +79,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
 }
 
 Status SqliteStore::Error(int rc, std::string_view what) const {
-  const char* detail = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-  std::string msg = "kv store '" + path_ + "': " + std::string(what) + ": " + detail +
-                    " (sqlite code " + std::to_string(rc) + ")";
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return Status::Corruption(msg);
-  return Status::IOError(std::move(msg));
+  return sqlite::Error(db_, rc, "kv store", path_, what);
 }
 
-Status SqliteStore::OpenFile() {
-  // NOMUTEX: mu_ already serializes every use of the connection.
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    return Error(rc, "cannot open (does the directory exist and is it writable?)");
-  }
-  sqlite3_extended_result_codes(db_, 1);
-  // An existing file without write permission opens read-only silently.
-  if (sqlite3_db_readonly(db_, "main") == 1) {
-    return Status::IOError("kv store '" + path_ + "': the file is read-only");
-  }
-  return Status::OK();
-}
+Status SqliteStore::OpenFile() { return sqlite::OpenReadWrite(path_, "kv store", &db_); }
 
 Status SqliteStore::Configure() {
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-  std::string mode;
-  auto keep_mode = [](void* out, int, char** values, char**) {
-    *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";
-    return 0;
-  };
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", keep_mode, &mode, &err);
-  sqlite3_free(err);
-  if (rc != SQLITE_OK) return Error(rc, "cannot switch to WAL mode");
-  if (mode != "wal") {
-    return Status::IOError("kv store '" + path_ + "': WAL mode refused (journal mode '" + mode +
-                           "'); is the file on a network file system?");
-  }
-  return Exec("PRAGMA synchronous=NORMAL", "cannot set synchronous=NORMAL");
+  return sqlite::UseWal(db_, "kv store", path_);
 }
 
 Status SqliteStore::CreateSchema() {

@@ -21,7 +21,8 @@
 //   process crash; after an OS crash or power loss, commits since the last
 //   checkpoint may be lost (Flush() checkpoints). A put that returns an error
 //   may or may not have been stored.
-// Failure: SQLite errors are kCorruption (corrupt / not a database) or
+// Failure: SQLite errors are kCorruption (corrupt / not a database),
+//   kUnavailable (another process held the file past the busy timeout) or
 //   kIOError (everything else), naming the file, the operation and SQLite's
 //   message. The connection stays usable after a failed transaction.
 #ifndef EDGELAB_KV_SQLITE_STORE_H_

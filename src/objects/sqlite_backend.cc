@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "objects/backend.h"
+#include "sqlite/connection.h"
 #include "sqlite/statement.h"
 
 namespace edgelab::objects {
@@ -118,18 +119,7 @@ SqliteBackend::Impl::~Impl() {
 }
 
 Status SqliteBackend::Impl::Error(int rc, std::string_view what) const {
-  const char* detail = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-  std::string msg = "objects store '" + path_ + "': " + std::string(what) + ": " + detail +
-                    " (sqlite code " + std::to_string(rc) + ")";
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return Status::Corruption(msg);
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    return Status::Unavailable("objects store '" + path_ +
-                               "' is in use by another process (another edgelab serving the same "
-                               "--data folder?): " +
-                               std::string(what));
-  }
-  return Status::IOError(std::move(msg));
+  return sqlite::Error(db_, rc, "objects store", path_, what);
 }
 
 Status SqliteBackend::Impl::NotOurs(const std::string& why) const {
@@ -139,18 +129,7 @@ Status SqliteBackend::Impl::NotOurs(const std::string& why) const {
 }
 
 Status SqliteBackend::Impl::OpenFile() {
-  // NOMUTEX: the owner's mu_ already serializes every use of the connection.
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    return Error(rc, "cannot open (does the directory exist and is it writable?)");
-  }
-  sqlite3_extended_result_codes(db_, 1);
-  // An existing file without write permission opens read-only silently.
-  if (sqlite3_db_readonly(db_, "main") == 1) {
-    return Status::IOError("objects store '" + path_ + "': the file is read-only");
-  }
-  return Status::OK();
+  return sqlite::OpenReadWrite(path_, "objects store", &db_);
 }
 
 Status SqliteBackend::Impl::Configure() {
@@ -162,20 +141,7 @@ Status SqliteBackend::Impl::Configure() {
   // exclusive lock says so at once, and spares each commit the shared-memory
   // and file-lock calls that WAL needs between processes.
   EDGELAB_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE", "cannot take the file for itself"));
-  std::string mode;
-  auto keep_mode = [](void* out, int, char** values, char**) {
-    *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";
-    return 0;
-  };
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", keep_mode, &mode, &err);
-  sqlite3_free(err);
-  if (rc != SQLITE_OK) return Error(rc, "cannot switch to WAL mode");
-  if (mode != "wal") {
-    return Status::IOError("objects store '" + path_ + "': WAL mode refused (journal mode '" +
-                           mode + "'); is the file on a network file system?");
-  }
-  return Exec("PRAGMA synchronous=NORMAL", "cannot set synchronous=NORMAL");
+  return sqlite::UseWal(db_, "objects store", path_);
 }
 
 // Checked and created in one write transaction, so two processes opening a
