@@ -9,8 +9,9 @@
 //
 // Unlike the post's lock (a flag a 50 ms timer clears), a lease is free exactly when
 // now >= expires: acquire compares times, so a late or lost alarm never extends a lease, and a
-// holder that died blocks the others for at most LEASE_MS. The alarm, set to `expires`, only
-// clears a dead holder from storage (auto-release); no decision waits for it.
+// holder that died blocks the others for at most LEASE_MS. The alarm (one pending at a time,
+// at or before the held lease's expiry, moved on to the next lease when it fires) only clears a
+// dead holder from storage (auto-release); no decision waits for it.
 // What no lease can promise: a holder paused past its expiry (a slow KV write) still acts after
 // the next holder got the lock. examples/counter-lock writes with if_match for that reason.
 //
@@ -184,11 +185,17 @@ class CounterLock {
     if (Error e = Grants(&grants); e != Error::kNone) return StorageFailure(e);
     int64_t expires = now + *lease_ms_;
     if (Error e = Grant(owner, expires, grants + 1); e != Error::kNone) return StorageFailure(e);
-    // Alarms are not part of transactions, so this comes after the commit. If it fails the
-    // lease still ends on time (acquire compares times); only the cleanup is lost.
-    if (Error e = storage_.SetAlarm(expires); e != Error::kNone) {
-      edgelab::Log(edgelab::LogLevel::kWarn,
-                   std::string("CounterLock: no auto-release alarm: ") + edgelab::ErrorName(e));
+    // The auto-release alarm is cleanup only (a lease ends by time, whatever the alarm does),
+    // so one pending alarm serves every lease granted before it fires: Alarm() moves it on to
+    // the lease then held. Setting it on every grant and deleting it on every release wrote the
+    // alarm twice per lease, on the counter's critical path. Alarms are not part of
+    // transactions, so this comes after the commit; if it fails, only the cleanup is lost.
+    auto pending = storage_.GetAlarm();
+    if (pending.ok() && !pending.unix_ms) {
+      if (Error e = storage_.SetAlarm(expires); e != Error::kNone) {
+        edgelab::Log(edgelab::LogLevel::kWarn,
+                     std::string("CounterLock: no auto-release alarm: ") + edgelab::ErrorName(e));
+      }
     }
     return Answer(true);
   }
@@ -198,12 +205,8 @@ class CounterLock {
     if (Error e = CurrentLease(&lease); e != Error::kNone) return StorageFailure(e);
     if (lease.holder != owner) return Answer(false);
     if (Error e = Clear(); e != Error::kNone) return StorageFailure(e);
-    // Nothing is left to expire. A stale alarm would find no holder and do nothing, but it
-    // would still cost the object a turn.
-    if (Error e = storage_.DeleteAlarm(); e != Error::kNone) {
-      edgelab::Log(edgelab::LogLevel::kWarn,
-                   std::string("CounterLock: alarm not deleted: ") + edgelab::ErrorName(e));
-    }
+    // The pending alarm stays: it finds no holder (or the next lease) when it fires, one turn
+    // per lease period at most, instead of an alarm write on every release.
     return Answer(true);
   }
 
