@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   s->add_option("--host", serve.host, "Address to listen on")->capture_default_str();
   s->add_option("--data", serve.data,
-                "Folder for KV data (default: .edgelab/ beside edge.toml; :memory: keeps "
+                "Folder for KV and Durable Object data, kv.sqlite3 and objects.sqlite3, which one "
+                "server owns at a time (default: .edgelab/ beside edge.toml; :memory: keeps "
                 "nothing)");
   s->add_flag("--quiet,-q", serve.quiet, "No access log lines (errors and guest logs still print)");
   s->add_option("--threads", serve.threads, "Event-loop threads (default: one per core)");
