@@ -48,8 +48,9 @@ std::string FormatReport(const LoadReport& r) {
   out += "\n";
   const Histogram& h = r.latency;
   if (h.Count() == 0) return out + "latency    no responses\n";
-  out += "latency    p50 " + Millis(h.Percentile(50)) + ", p99 " + Millis(h.Percentile(99)) +
-         ", max " + Millis(h.Max()) + "\n";
+  out += "latency    p50 " + Millis(h.Percentile(50)) + ", p90 " + Millis(h.Percentile(90)) +
+         ", p99 " + Millis(h.Percentile(99)) + ", p99.9 " + Millis(h.Percentile(99.9)) +
+         ", p99.99 " + Millis(h.Percentile(99.99)) + ", max " + Millis(h.Max()) + "\n";
   return out;
 }
 
@@ -73,6 +74,7 @@ nlohmann::json ToJson(const LoadReport& r) {
         {"p90", JsonMillis(h.Percentile(90))},
         {"p99", JsonMillis(h.Percentile(99))},
         {"p99_9", JsonMillis(h.Percentile(99.9))},
+        {"p99_99", JsonMillis(h.Percentile(99.99))},
         {"max", JsonMillis(h.Max())}}},
   };
 }

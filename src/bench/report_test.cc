@@ -27,7 +27,8 @@ TEST(ReportTest, FormatsOneReadableBlock) {
             "requests   1000 in 0.50 s, 2000.0 req/s\n"
             "completed  900\n"
             "failed     100: status 500 x 90, timeout x 10\n"
-            "latency    p50 1.20 ms, p99 4.56 ms, max 12.3 ms\n");
+            "latency    p50 1.20 ms, p90 2.00 ms, p99 4.56 ms, p99.9 12.3 ms, p99.99 12.3 ms, "
+            "max 12.3 ms\n");
 }
 
 TEST(ReportTest, SaysSoWhenNothingAnswered) {
@@ -54,6 +55,7 @@ TEST(ReportTest, ExportsJsonForScripts) {
   EXPECT_DOUBLE_EQ(j["latency_ms"]["p99"].get<double>(), 4.559);
   EXPECT_DOUBLE_EQ(j["latency_ms"]["max"].get<double>(), 12.345);
   EXPECT_TRUE(j["latency_ms"].contains("p99_9"));
+  EXPECT_DOUBLE_EQ(j["latency_ms"]["p99_99"].get<double>(), 12.345);
 }
 
 }  // namespace
