@@ -10,6 +10,7 @@
 #include "kv/memory_store.h"
 #include "kv/namespace.h"
 #include "sched/real_scheduler.h"
+#include "testing/host_call.h"
 
 namespace edgelab::abi {
 namespace {
@@ -32,14 +33,10 @@ class AbiTest : public ::testing::Test {
   // Calls module.name with `args`; returns the outcome and leaves results.
   HostOutcome Call(std::string_view name, std::vector<uint64_t> args,
                    std::string_view module = kModule) {
-    const HostFunction* f = FindHostFunction(module, name);
-    EXPECT_NE(f, nullptr) << name;
-    EXPECT_EQ(f->params.size(), args.size()) << name;
-    results_.assign(f->results.size(), 0);
-    HostCall call{&ctx_, Memory{mem_.data(), mem_.size()}, args.data(), results_.data()};
-    HostOutcome out = f->fn(call);
-    last_cost_ = call.bytes;
-    return out;
+    test::HostCallResult r = test::CallHost(&ctx_, mem_, module, name, std::move(args));
+    results_ = std::move(r.results);
+    last_cost_ = r.cost;
+    return r.outcome;
   }
   int32_t CallI32(std::string_view name, std::vector<uint64_t> args,
                   std::string_view module = kModule) {

@@ -16,6 +16,7 @@
 #include "objects/backend.h"
 #include "objects/storage.h"
 #include "sched/real_scheduler.h"
+#include "testing/host_call.h"
 
 namespace edgelab::abi {
 namespace {
@@ -97,14 +98,10 @@ class ObjectCallsTest : public ::testing::Test {
 
   // Calls edgelab.name with `args`; returns the outcome and leaves results.
   HostOutcome Call(std::string_view name, std::vector<uint64_t> args) {
-    const HostFunction* f = FindHostFunction(kModule, name);
-    EXPECT_NE(f, nullptr) << name;
-    EXPECT_EQ(f->params.size(), args.size()) << name;
-    results_.assign(f->results.size(), 0);
-    HostCall call{&ctx_, Memory{mem_.data(), mem_.size()}, args.data(), results_.data()};
-    HostOutcome out = f->fn(call);
-    last_cost_ = call.bytes;
-    return out;
+    test::HostCallResult r = test::CallHost(&ctx_, mem_, kModule, name, std::move(args));
+    results_ = std::move(r.results);
+    last_cost_ = r.cost;
+    return r.outcome;
   }
   int32_t CallI32(std::string_view name, std::vector<uint64_t> args) {
     HostOutcome out = Call(name, std::move(args));
