@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <thread>
 
 #include "base/status.h"
 
@@ -59,5 +60,7 @@ int64_t MonotonicMillis() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+void SleepMillis(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace edgelab::sched

@@ -8,6 +8,7 @@
 #ifndef EDGELAB_SCHED_PROCESS_H_
 #define EDGELAB_SCHED_PROCESS_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <initializer_list>
@@ -23,6 +24,8 @@ int WaitForSignal(std::initializer_list<int> signals);
 int WaitForSignalFor(std::initializer_list<int> signals, int64_t timeout_ms);
 // Monotonic milliseconds, for deadlines of the main thread.
 int64_t MonotonicMillis();
+// Blocks the calling (plain) thread for `ms` milliseconds.
+void SleepMillis(int64_t ms);
 // Raises this process's soft limit on open files to its hard limit (every
 // connection is a descriptor: a thousand in flight passes Debian's default
 // soft limit of 1024). Returns the soft limit now in force.
@@ -39,6 +42,11 @@ class Latch {
   void Wait() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return set_; });
+  }
+  // As Wait, giving up after `timeout_ms`: false then.
+  bool WaitFor(int64_t timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return set_; });
   }
   bool IsSet() {
     std::lock_guard<std::mutex> lock(mu_);
