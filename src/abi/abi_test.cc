@@ -7,6 +7,7 @@
 
 #include "abi/context.h"
 #include "abi/host.h"
+#include "abi/usage.h"
 #include "kv/memory_store.h"
 #include "kv/namespace.h"
 #include "sched/real_scheduler.h"
@@ -28,7 +29,9 @@ class AbiTest : public ::testing::Test {
              [this](LogLevel level, std::string_view msg) {
                logs_.push_back(std::to_string(static_cast<int>(level)) + " " + std::string(msg));
              }),
-        mem_(kMemBytes, 0) {}
+        mem_(kMemBytes, 0) {
+    ctx_.set_usage(&usage_);
+  }
 
   // Calls module.name with `args`; returns the outcome and leaves results.
   HostOutcome Call(std::string_view name, std::vector<uint64_t> args,
@@ -62,7 +65,14 @@ class AbiTest : public ::testing::Test {
   std::vector<uint64_t> results_;
   std::vector<std::string> logs_;
   uint64_t last_cost_ = 0;  // HostCall::bytes of the last call
+  Usage usage_;             // what the calls counted (set on ctx_)
 };
+
+// The counts of `u` as one comparable tuple, in UsageCounts order.
+std::vector<uint64_t> Counts(const UsageCounts& u) {
+  return {u.requests, u.cpu_fuel,    u.kv_reads,      u.kv_writes,     u.kv_deletes,
+          u.kv_lists, u.do_requests, u.do_read_units, u.do_write_units};
+}
 
 TEST_F(AbiTest, RequestPartsAreCopiedWithTheirFullLength) {
   ctx_.request.method = "POST";
@@ -269,6 +279,86 @@ TEST_F(AbiTest, KvCallsChargeTheStoreWorkBehindThem) {
   EXPECT_GE(last_cost_, 8 * 4000u);
   EXPECT_EQ(CallI32("kv_get", {0, Put(0, "k"), 1, 200, 64, 300, 65}), 1);
   EXPECT_GE(last_cost_, 8 * 400u);
+}
+
+TEST_F(AbiTest, KvCallsCountEachCallThatReachedTheStoreWhateverItAnswered) {
+  uint32_t key = Put(0, "k");
+  EXPECT_EQ(CallI32("kv_get", {0, key, 1, 200, 64, 300, 65}), -1);  // a miss is a read
+  EXPECT_EQ(CallI32("kv_put", {0, key, 1, Put(100, "v"), 1, 0}), 0);
+  EXPECT_EQ(CallI32("kv_get", {0, key, 1, 200, 64, 300, 65}), 1);
+  EXPECT_EQ(CallI32("kv_get_metadata", {0, key, 1, 200, 64}), 0);
+  // A conditional put that fails its condition is still a write.
+  uint32_t fields[12] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // if_none_match
+  std::memcpy(mem_.data() + 1000, fields, sizeof(fields));
+  EXPECT_EQ(CallI32("kv_put", {0, key, 1, Put(100, "w"), 1, 1000}), -2);
+  EXPECT_EQ(CallI32("kv_delete", {0, key, 1}), 0);
+  EXPECT_EQ(CallI32("kv_delete", {0, key, 1}), 0);  // deleting nothing too
+  EXPECT_GE(CallI32("kv_list", {0, 0, 0, 0, 0, 0, 2000, 4096}), 8);
+  UsageCounts u = usage_.Snapshot();
+  EXPECT_EQ(u.kv_reads, 3u);
+  EXPECT_EQ(u.kv_writes, 2u);
+  EXPECT_EQ(u.kv_deletes, 2u);
+  EXPECT_EQ(u.kv_lists, 1u);
+  EXPECT_EQ(u.requests + u.cpu_fuel + u.do_requests + u.do_read_units + u.do_write_units, 0u)
+      << "KV calls count only KV";
+}
+
+TEST_F(AbiTest, KvCallsRefusedForTheirArgumentsOrTrappedCountNothing) {
+  std::string big(513, 'k');
+  uint32_t key = Put(0, "k"), over = Put(2000, big), val = Put(100, "v");
+  // No such binding.
+  EXPECT_EQ(CallI32("kv_get", {7, key, 1, 200, 64, 300, 65}), -3);
+  EXPECT_EQ(CallI32("kv_get_metadata", {7, key, 1, 200, 64}), -3);
+  EXPECT_EQ(CallI32("kv_put", {7, key, 1, val, 1, 0}), -3);
+  EXPECT_EQ(CallI32("kv_delete", {7, key, 1}), -3);
+  EXPECT_EQ(CallI32("kv_list", {7, 0, 0, 0, 0, 0, 3000, 64}), -3);
+  // Over the Workers limits: the store refuses them.
+  EXPECT_EQ(CallI32("kv_get", {0, over, 513, 200, 64, 300, 65}), -3);
+  EXPECT_EQ(CallI32("kv_get_metadata", {0, over, 513, 200, 64}), -3);
+  EXPECT_EQ(CallI32("kv_put", {0, over, 513, val, 1, 0}), -3);
+  EXPECT_EQ(CallI32("kv_delete", {0, over, 513}), -3);
+  EXPECT_EQ(CallI32("kv_list", {0, 0, 0, 0, 0, 1001, 3000, 64}), -3);
+  EXPECT_EQ(CallI32("kv_list", {0, over, 513, 0, 0, 10, 3000, 64}), -3);
+  uint32_t fields[12] = {3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // no condition 3
+  std::memcpy(mem_.data() + 1000, fields, sizeof(fields));
+  EXPECT_EQ(CallI32("kv_put", {0, key, 1, val, 1, 1000}), -3);
+  // Bad pointers trap before anything is sent.
+  EXPECT_EQ(Call("kv_get", {0, kBad, 1, 200, 64, 300, 65}).kind, HostOutcome::Kind::kTrap);
+  EXPECT_EQ(Call("kv_put", {0, key, 1, kBad, 1, 0}).kind, HostOutcome::Kind::kTrap);
+  EXPECT_EQ(Call("kv_delete", {0, kBad, 1}).kind, HostOutcome::Kind::kTrap);
+  EXPECT_EQ(Call("kv_list", {0, 0, 0, 0, 0, 10, kBad, 64}).kind, HostOutcome::Kind::kTrap);
+  EXPECT_EQ(Counts(usage_.Snapshot()), Counts(UsageCounts{}));
+}
+
+TEST_F(AbiTest, WithoutUsageTheCallsWorkAndCountNowhere) {
+  ctx_.set_usage(nullptr);
+  EXPECT_EQ(CallI32("kv_put", {0, Put(0, "k"), 1, Put(100, "v"), 1, 0}), 0);
+  EXPECT_EQ(CallI32("kv_get", {0, Put(0, "k"), 1, 200, 64, 300, 65}), 1);
+  EXPECT_EQ(Counts(usage_.Snapshot()), Counts(UsageCounts{}));
+}
+
+TEST(UsageTest, StorageUnitsAreOnePer4KBBegunAndAtLeastOne) {
+  EXPECT_EQ(StorageUnits(0), 1u);
+  EXPECT_EQ(StorageUnits(1), 1u);
+  EXPECT_EQ(StorageUnits(4096), 1u);
+  EXPECT_EQ(StorageUnits(4097), 2u);
+  EXPECT_EQ(StorageUnits(9 * 1024), 3u);  // Cloudflare's example: a 9 KB write is 3
+  EXPECT_EQ(StorageUnits(80 * 1024), 20u);
+}
+
+TEST(UsageTest, SnapshotCopiesEveryCounter) {
+  Usage u;
+  Usage::Add(u.requests, 1);
+  Usage::Add(u.cpu_fuel, 2);
+  Usage::Add(u.kv_reads, 3);
+  Usage::Add(u.kv_writes, 4);
+  Usage::Add(u.kv_deletes, 5);
+  Usage::Add(u.kv_lists, 6);
+  Usage::Add(u.do_requests, 7);
+  Usage::Add(u.do_read_units, 8);
+  Usage::Add(u.do_write_units, 9);
+  Usage::Add(u.do_write_units);
+  EXPECT_EQ(Counts(u.Snapshot()), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 10}));
 }
 
 TEST_F(AbiTest, HeaderNamesCompareEveryByteIncludingNul) {

@@ -1,8 +1,8 @@
 // abi/context.h: what a guest's host calls can reach while it serves one
 // request: the request, the response being built, its KV bindings, its
 // Durable Object bindings (and, inside an object, that object's storage),
-// its vars, the scheduler to wait on and the log. The runtime fills one per
-// request; the engine hands it to every host call.
+// its vars, the scheduler to wait on, the log and the usage counters. The
+// runtime fills one per request; the engine hands it to every host call.
 //
 // Threading: belongs to the one fiber serving the request.
 // This header must compile as C++17 (the engine includes abi headers).
@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "abi/usage.h"
 #include "base/status.h"
 
 namespace edgelab::sched {
@@ -168,6 +169,7 @@ class Context {
     Context init(sched_, kv_, log_);
     init.objects_ = objects_;
     init.vars_ = vars_;
+    init.usage_ = usage_;
     return init;
   }
 
@@ -176,6 +178,8 @@ class Context {
   void set_objects(const std::vector<ObjectBinding>* objects) { objects_ = objects; }
   void set_vars(const Vars* vars) { vars_ = vars; }
   void set_object(ObjectScope scope) { object_ = scope; }
+  // Where the host calls count what they use (abi/usage.h); null: nowhere.
+  void set_usage(Usage* usage) { usage_ = usage; }
 
   sched::Scheduler& sched() const { return *sched_; }
   const std::vector<KvBinding>& kv() const { return *kv_; }
@@ -183,6 +187,11 @@ class Context {
   const Vars& vars() const { return vars_ ? *vars_ : kNoVars; }
   // The object this request runs in; key and storage are null in a worker.
   const ObjectScope& object() const { return object_; }
+  Usage* usage() const { return usage_; }
+  // Adds `n` to one counter of the usage (e.g. &Usage::kv_reads), if any.
+  void Count(std::atomic<uint64_t> Usage::*counter, uint64_t n = 1) const {
+    if (usage_ != nullptr) Usage::Add(usage_->*counter, n);
+  }
   void Log(LogLevel level, std::string_view msg) const {
     if (log_) log_(level, msg);
   }
@@ -209,6 +218,7 @@ class Context {
   const std::vector<ObjectBinding>* objects_ = nullptr;
   const Vars* vars_ = nullptr;
   ObjectScope object_;
+  Usage* usage_ = nullptr;
   inline static const std::vector<ObjectBinding> kNoObjects;
   inline static const Vars kNoVars;
 };

@@ -3,6 +3,10 @@
 // Every guest range is checked before the store is touched, so a bad pointer
 // never leaves a half-done write behind; output ranges are checked again
 // after the operation (memory cannot change meanwhile: see abi/host.h).
+// Usage (abi/usage.h) counts each call that reached the namespace, whatever
+// it answered (a get that finds nothing is still a read), except one the
+// store refused for over-limit arguments: the Workers runtime throws those
+// before any request is made, so Cloudflare never bills them.
 #include <cstring>
 
 #include "abi/calls.h"
@@ -35,6 +39,11 @@ int32_t ErrorCode(HostCall& c, std::string_view fn, const Status& s) {
       c.ctx->Log(LogLevel::kError, "edgelab." + std::string(fn) + ": " + s.ToString());
       return kEIO;
   }
+}
+
+// Counts one call of kind `counter` that reached the store and answered `s`.
+void Count(HostCall& c, std::atomic<uint64_t> Usage::*counter, const Status& s) {
+  if (s.code() != Code::kInvalidArgument) c.ctx->Count(counter);
 }
 
 // Offsets of edgelab_kv_put_options (docs/abi.md).
@@ -117,6 +126,7 @@ HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs,
   if (ns == nullptr) return g.Answer(kEInval);
   c.bytes += kKvReadCost;
   Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
+  Count(c, &Usage::kv_reads, entry.status());
   if (!entry.ok()) return g.Answer(ErrorCode(c, fn, entry.status()));
   return write(*entry);
 }
@@ -158,6 +168,7 @@ HostOutcome KvPut(HostCall& c) {
   if (ns == nullptr || bad) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
   Result<kv::PutResult> put = ns->Put(c.ctx->sched(), key, value, opts);
+  Count(c, &Usage::kv_writes, put.status());
   if (!put.ok()) return g.Answer(ErrorCode(c, "kv_put", put.status()));
   if (put->outcome == kv::PutResult::Outcome::kPreconditionFailed) {
     return g.Answer(kEPrecondition);
@@ -177,6 +188,7 @@ HostOutcome KvDelete(HostCall& c) {
   if (ns == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
   Status s = ns->Delete(c.ctx->sched(), key);
+  Count(c, &Usage::kv_deletes, s);
   g.Return(s.ok() ? 0 : ErrorCode(c, "kv_delete", s));
   return HostOutcome::Return();
 }
@@ -212,6 +224,7 @@ HostOutcome KvList(HostCall& c) {
   if (ns == nullptr || limit > kv::kMaxListLimit) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;  // a range scan: priced like a write
   Result<kv::ListResult> list = ns->List(c.ctx->sched(), prefix, cursor, limit);
+  Count(c, &Usage::kv_lists, list.status());
   if (!list.ok()) return g.Answer(ErrorCode(c, "kv_list", list.status()));
   uint32_t len;
   if (!g.WriteOut(g.U32(6), g.U32(7), EncodeListing(*list), &len)) return g.Trap();

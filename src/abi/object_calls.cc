@@ -253,6 +253,10 @@ HostOutcome DoFetch(HostCall& c) {
   if (!RoomForAResponse(c)) return g.Answer(kEUnavailable);
   c.bytes += kKvWriteCost;  // crosses loops and may commit the object's storage
   Result<Response> resp = ns->Fetch(*c.ctx, id, std::move(req));
+  // A billed Durable Object request is one the object ran: it answered, or
+  // its commit failed after it ran (kIOError). A cycle, too deep a chain or
+  // a shutdown refuses the call before any turn (ObjectNamespace::Fetch).
+  if (resp.ok() || resp.status().code() == Code::kIOError) c.ctx->Count(&Usage::do_requests);
   if (!resp.ok()) return g.Answer(FetchErrorCode(c, resp.status()));
   return g.Answer(Hold(c, std::move(*resp)));
 }

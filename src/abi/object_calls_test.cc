@@ -13,6 +13,7 @@
 
 #include "abi/context.h"
 #include "abi/host.h"
+#include "abi/usage.h"
 #include "objects/backend.h"
 #include "objects/storage.h"
 #include "sched/real_scheduler.h"
@@ -88,6 +89,7 @@ class ObjectCallsTest : public ::testing::Test {
         mem_(kMemBytes, 0) {
     ctx_.set_objects(&bindings_);
     ctx_.set_vars(&vars_);
+    ctx_.set_usage(&usage_);
   }
 
   // From now on the calls run inside object key_ (as during its do_fetch),
@@ -203,6 +205,7 @@ class ObjectCallsTest : public ::testing::Test {
   uint32_t next_ = kData;
   std::vector<uint64_t> results_;
   uint64_t last_cost_ = 0;  // HostCall::bytes of the last call
+  Usage usage_;             // what the calls counted (set on ctx_)
 };
 
 // ---- the import table ----
@@ -766,6 +769,129 @@ TEST_F(ObjectCallsTest, StorageCallsChargeTheWorkBehindThem) {
   EXPECT_GE(last_cost_, 8 * 4000u);
   EXPECT_EQ(CallI32("alarm_set", {1000}), 0);
   EXPECT_GE(last_cost_, 8 * 4000u);
+}
+
+// ---- usage: what a Cloudflare bill would count ----
+
+TEST_F(ObjectCallsTest, DoFetchCountsARequestOnlyWhenTheObjectRanIt) {
+  EXPECT_GE(FetchA(), 0);
+  EXPECT_EQ(usage_.Snapshot().do_requests, 1u);
+  // The object ran but its commit failed: billed. Refused before any turn
+  // (cycle, shutdown or too deep, a bad id): not.
+  ns_.error = Status::IOError("objects.db: disk full");
+  EXPECT_EQ(FetchA(), kEIO);
+  EXPECT_EQ(usage_.Snapshot().do_requests, 2u);
+  for (const Status& refused :
+       {Status::PreconditionFailed("call cycle"), Status::Unavailable("shutting down"),
+        Status::InvalidArgument("malformed id")}) {
+    ns_.error = refused;
+    FetchA();
+  }
+  ns_.error = Status::OK();
+  EXPECT_EQ(CallI32("do_fetch", {0, Place(std::string(64, 'G')), 64, PlaceRequest("", "", "", "")}),
+            kEInval);
+  EXPECT_EQ(CallI32("do_fetch", {9, Place(ns_.IdFromName("a")), 64, PlaceRequest("", "", "", "")}),
+            kEInval);
+  EXPECT_EQ(Call("do_fetch", {0, kBad, 64, PlaceRequest("", "", "", "")}).kind,
+            HostOutcome::Kind::kTrap);
+  EXPECT_EQ(ns_.requests.size(), 5u);
+  UsageCounts u = usage_.Snapshot();
+  EXPECT_EQ(u.do_requests, 2u);
+  EXPECT_EQ(u.do_read_units + u.do_write_units + u.kv_reads + u.requests, 0u);
+}
+
+TEST_F(ObjectCallsTest, StorageGetsPutsAndDeletesCountOneUnitPer4KBAndAtLeastOne) {
+  EnterObject();
+  auto units = [this] {
+    UsageCounts u = usage_.Snapshot();
+    return std::pair{u.do_read_units, u.do_write_units};
+  };
+  using Units = std::pair<uint64_t, uint64_t>;  // (read, write)
+  EXPECT_EQ(StoragePut("a", "v"), 0);
+  EXPECT_EQ(units(), (Units{0, 1}));
+  EXPECT_EQ(StoragePut("b", std::string(4096, 'v')), 0);
+  EXPECT_EQ(units(), (Units{0, 2}));
+  EXPECT_EQ(StoragePut("c", std::string(4097, 'v')), 0);
+  EXPECT_EQ(units(), (Units{0, 4}));
+  EXPECT_EQ(StoragePut("d", std::string(9 * 1024, 'v')), 0);  // Cloudflare's 9 KB: 3 units
+  EXPECT_EQ(units(), (Units{0, 7}));
+  EXPECT_EQ(StoragePut("e", ""), 0);
+  EXPECT_EQ(units(), (Units{0, 8}));
+  EXPECT_EQ(StorageGet("a"), "v");
+  EXPECT_EQ(units(), (Units{1, 8}));
+  EXPECT_EQ(CallI32("storage_get", {Place("d"), 1, kOut, 16}), 9 * 1024);  // by the value
+  EXPECT_EQ(units(), (Units{4, 8}));
+  EXPECT_EQ(StorageGet("e"), "");
+  EXPECT_EQ(StorageGet("missing"), "-1");  // a miss is still a read
+  EXPECT_EQ(units(), (Units{6, 8}));
+  EXPECT_EQ(CallI32("storage_delete", {Place("d"), 1}), 1);  // unmetered: 1 whatever its size
+  EXPECT_EQ(CallI32("storage_delete", {Place("d"), 1}), 0);
+  EXPECT_EQ(units(), (Units{6, 10}));
+  EXPECT_EQ(CallI32("alarm_set", {1000}), 0);  // Cloudflare: each setAlarm is a write unit
+  EXPECT_EQ(units(), (Units{6, 11}));
+  EXPECT_EQ(CallI64("alarm_get", {}), 1000);
+  EXPECT_EQ(CallI32("alarm_delete", {}), 0);
+  EXPECT_EQ(CallI32("storage_txn_begin", {}), 0);
+  EXPECT_EQ(CallI32("storage_txn_commit", {}), 0);
+  EXPECT_EQ(units(), (Units{6, 11}));
+  UsageCounts u = usage_.Snapshot();
+  EXPECT_EQ(u.do_requests + u.kv_reads + u.kv_writes + u.requests, 0u);
+}
+
+TEST_F(ObjectCallsTest, AListingCountsReadUnitsForItsKeysAndValuesTogether) {
+  EnterObject();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(StoragePut("k" + std::to_string(i), std::string(2000, 'v')), 0);
+  }
+  auto reads = [this] { return usage_.Snapshot().do_read_units; };
+  // 10 × (2 + 2000) = 20,020 bytes of keys and values: 5 units, not 10.
+  EXPECT_EQ(CallI32("storage_list", {0, kOut, 16}), 4 + 10 * (8 + 2002));
+  EXPECT_EQ(reads(), 5u);
+  EXPECT_EQ(CallI32("storage_list", {PlaceListOptions("", "", "", 1), kOut, kOutCap}),
+            4 + 8 + 2002);
+  EXPECT_EQ(reads(), 6u);
+  EXPECT_EQ(List(PlaceListOptions("x", "", "", 0)).size(), 0u);  // returns nothing: 1
+  EXPECT_EQ(reads(), 7u);
+  // Refused past the memory limit after examining at least the cap, 10,000
+  // bytes: 3 units.
+  ctx_.max_response_bytes = 10'000;
+  EXPECT_EQ(CallI32("storage_list", {0, kOut, kOutCap}), kEInval);
+  EXPECT_EQ(reads(), 10u);
+  EXPECT_EQ(usage_.Snapshot().do_write_units, 10u);  // the puts
+}
+
+TEST_F(ObjectCallsTest, StorageCallsRefusedForTheirArgumentsOrOutsideAnObjectCountNothing) {
+  std::string key_over(2049, 'k');
+  EXPECT_EQ(StoragePut("k", "v"), kEInval);  // outside an object
+  EXPECT_EQ(StorageGet("k"), "-3");
+  EXPECT_EQ(CallI32("storage_delete", {Place("k"), 1}), kEInval);
+  EXPECT_EQ(CallI32("storage_list", {0, kOut, kOutCap}), kEInval);
+  EXPECT_EQ(CallI32("alarm_set", {1000}), kEInval);
+  EnterObject();
+  EXPECT_EQ(StoragePut(key_over, "v"), kEInval);
+  EXPECT_EQ(StoragePut("", "v"), kEInval);
+  EXPECT_EQ(StoragePut("k", std::string(128 * 1024 + 1, 'v')), kEInval);
+  EXPECT_EQ(StorageGet(key_over), "-3");
+  EXPECT_EQ(CallI32("storage_delete", {Place(key_over), key_over.size()}), kEInval);
+  EXPECT_EQ(CallI32("alarm_set", {0}), kEInval);
+  EXPECT_EQ(Call("storage_put", {Place("k"), 1, kBad, 1}).kind, HostOutcome::Kind::kTrap);
+  EXPECT_EQ(Call("storage_get", {kBad, 1, kOut, 8}).kind, HostOutcome::Kind::kTrap);
+  EXPECT_EQ(Call("storage_list", {kBad, kOut, 8}).kind, HostOutcome::Kind::kTrap);
+  UsageCounts u = usage_.Snapshot();
+  EXPECT_EQ(u.do_read_units, 0u);
+  EXPECT_EQ(u.do_write_units, 0u);
+}
+
+TEST_F(ObjectCallsTest, StorageCallsThatFailInTheBackendAreStillCounted) {
+  FailingBackend failing;
+  objects::Storage broken(&failing, key_);
+  EnterObject(&broken);
+  EXPECT_EQ(StorageGet("k"), "-4");
+  EXPECT_EQ(CallI32("storage_delete", {Place("k"), 1}), kEIO);
+  EXPECT_EQ(CallI32("storage_list", {0, kOut, 64}), kEIO);
+  UsageCounts u = usage_.Snapshot();
+  EXPECT_EQ(u.do_read_units, 2u);
+  EXPECT_EQ(u.do_write_units, 1u);
 }
 
 }  // namespace

@@ -9,6 +9,13 @@
 // so a bad pointer never leaves a half-done write behind. Outside an object
 // the calls are EINVAL, after the same checks: the pointer rule has no
 // exceptions.
+//
+// Usage (abi/usage.h) counts request units as Cloudflare bills key-value
+// backed Durable Object storage: 4 KB of value read or written per unit, at
+// least one a call; a listing by the keys and values it returns together; a
+// delete and an alarm_set one write unit each. A call reaching storage is
+// counted whatever its result, except one refused for over-limit arguments
+// (kInvalidArgument: the Workers runtime throws before billing those).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -42,6 +49,12 @@ int32_t ErrorCode(HostCall& c, std::string_view fn, const Status& s) {
       c.ctx->Log(LogLevel::kError, "edgelab." + std::string(fn) + ": " + s.ToString());
       return kEIO;
   }
+}
+
+// Adds `units` to `counter` unless storage refused the call's arguments.
+void CountUnits(HostCall& c, std::atomic<uint64_t> Usage::*counter, const Status& s,
+                uint64_t units) {
+  if (s.code() != Code::kInvalidArgument) c.ctx->Count(counter, units);
 }
 
 // The shape of the calls whose only guest data are their arguments: run `op`
@@ -80,6 +93,8 @@ HostOutcome StorageGet(HostCall& c) {
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvReadCost;
   Result<std::optional<std::string>> value = storage->Get(key);
+  CountUnits(c, &Usage::do_read_units, value.status(),
+             value.ok() && value->has_value() ? StorageUnits((*value)->size()) : 1);
   if (!value.ok()) return g.Answer(ErrorCode(c, "storage_get", value.status()));
   if (!value->has_value()) return g.Answer(kENotFound);
   uint32_t len;
@@ -95,6 +110,7 @@ HostOutcome StoragePut(HostCall& c) {
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
   Status s = storage->Put(key, value);
+  CountUnits(c, &Usage::do_write_units, s, StorageUnits(value.size()));
   return g.Answer(s.ok() ? 0 : ErrorCode(c, "storage_put", s));
 }
 
@@ -106,6 +122,7 @@ HostOutcome StorageDelete(HostCall& c) {
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
   Result<bool> existed = storage->Delete(key);
+  CountUnits(c, &Usage::do_write_units, existed.status(), 1);
   if (!existed.ok()) return g.Answer(ErrorCode(c, "storage_delete", existed.status()));
   return g.Answer(*existed ? 1 : 0);
 }
@@ -155,6 +172,13 @@ uint64_t ListingCap(const Context& ctx) {
   return std::clamp<uint64_t>(ctx.max_response_bytes, 4, std::numeric_limits<int32_t>::max());
 }
 
+// The bytes of keys and values in `pairs`, which its read units are billed by.
+uint64_t DataBytes(const objects::KeyValues& pairs) {
+  uint64_t n = 0;
+  for (const auto& [key, value] : pairs) n += key.size() + value.size();
+  return n;
+}
+
 std::string EncodeListing(const objects::KeyValues& pairs) {
   std::string out;
   out.reserve(ListingBytes(pairs));
@@ -184,6 +208,10 @@ HostOutcome StorageList(HostCall& c) {
   // each): Storage stops building it at the cap rather than hold it all.
   opts.max_bytes = ListingCap(*c.ctx);
   Result<objects::KeyValues> pairs = storage->List(opts);
+  uint64_t examined = pairs.ok() ? DataBytes(*pairs) : 0;
+  // A refused listing examined at least the cap (below): billed for that.
+  if (pairs.status().code() == Code::kResourceExhausted) examined = opts.max_bytes;
+  CountUnits(c, &Usage::do_read_units, pairs.status(), StorageUnits(examined));
   if (pairs.status().code() == Code::kResourceExhausted) {
     // Storage read at least the cap (and at most about twice it) before it
     // refused: the guest pays for the scan it asked for, though it gets
@@ -217,8 +245,10 @@ HostOutcome StorageTxnRollback(HostCall& c) {
 }
 
 HostOutcome AlarmSet(HostCall& c) {
-  return StorageOp(c, "alarm_set", kKvWriteCost, [](Guest& g, objects::Storage& s) {
-    return s.SetAlarm(static_cast<int64_t>(g.U64(0)));
+  return StorageOp(c, "alarm_set", kKvWriteCost, [&c](Guest& g, objects::Storage& s) {
+    Status set = s.SetAlarm(static_cast<int64_t>(g.U64(0)));
+    CountUnits(c, &Usage::do_write_units, set, 1);  // Cloudflare: one write unit each
+    return set;
   });
 }
 

@@ -74,6 +74,8 @@ namespace edgelab::engine {
 // Rounded to 140,000: `cpu_ms` matches real CPU within about 10 % here.
 // Re-measure on the reference machine before relying on absolute times.
 inline constexpr uint64_t kFuelPerMs = 140'000;
+// The CPU milliseconds `fuel` stands for, at kFuelPerMs.
+inline constexpr double FuelMillis(uint64_t fuel) { return static_cast<double>(fuel) / kFuelPerMs; }
 // Work inside host calls, in fuel. A host call that returns is charged
 // kHostCallFuel plus HostCall::bytes / kBytesPerFuel (abi/host.h: the guest
 // bytes it touched and the bytes it produced). Measured with fuel_bench (same

@@ -74,6 +74,7 @@ abi::Context ClassNamespace::ContextFor(objects::Object& object, const std::stri
                    });
   ctx.set_objects(s.objects);
   ctx.set_vars(s.vars);
+  ctx.set_usage(s.usage);
   ctx.set_object({&object.key(), &object.storage(), depth});
   ctx.max_response_bytes = s.max_response_bytes;
   return ctx;
@@ -122,6 +123,7 @@ Result<abi::Response> ClassNamespace::Fetch(abi::Context& caller, std::string_vi
     ctx.request = std::move(req);
     const int64_t start = ctx.sched().NowMicros();
     engine::CallOutcome out = Run(object, ctx, "do_fetch");
+    ctx.Count(&abi::Usage::cpu_fuel, out.fuel_used);  // the request is counted by do_fetch
     response = OutcomeResponse(out, ctx, who, services_->limit_names, services_->log);
     if (!services_->log->quiet()) {
       std::string path = ctx.request.url.substr(0, ctx.request.url.find('?'));
@@ -146,6 +148,10 @@ Status ClassNamespace::RunAlarm(objects::Object& object, int retry) {
   ctx.request.method = "ALARM";
   ctx.request.headers.emplace_back("x-edgelab-alarm-retry", std::to_string(retry));
   engine::CallOutcome out = Run(object, ctx, "do_alarm");
+  // Cloudflare bills each alarm invocation as a Durable Object request; a
+  // retry is another invocation.
+  ctx.Count(&abi::Usage::do_requests);
+  ctx.Count(&abi::Usage::cpu_fuel, out.fuel_used);
   abi::Response r =
       OutcomeResponse(out, ctx, who + " alarm", services_->limit_names, services_->log);
   if (out.ok() || (out.kind == engine::CallOutcome::Kind::kExit && out.exit_code == 0)) {

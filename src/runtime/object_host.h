@@ -50,7 +50,8 @@ struct ClassServices {
   const std::vector<abi::KvBinding>* kv = nullptr;
   const std::vector<abi::ObjectBinding>* objects = nullptr;
   const abi::Vars* vars = nullptr;
-  std::string worker;  // the worker's name, for log lines
+  abi::Usage* usage = nullptr;  // where turns count (abi/usage.h); null: nowhere
+  std::string worker;           // the worker's name, for log lines
   Log* log = nullptr;
 };
 

@@ -27,7 +27,7 @@ std::string Millis(int64_t micros) {
 
 std::string CpuMillis(uint64_t fuel) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3fms", static_cast<double>(fuel) / engine::kFuelPerMs);
+  std::snprintf(buf, sizeof buf, "%.3fms", engine::FuelMillis(fuel));
   return buf;
 }
 

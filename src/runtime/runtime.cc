@@ -85,6 +85,7 @@ Status Runtime::Start() {
     });
     ctx.set_objects(&object_bindings_);
     ctx.set_vars(&config_.vars);
+    ctx.set_usage(&usage_);
     // At least one isolate per pool even with min = 0: a module whose
     // _initialize fails should fail `serve`, not its first request.
     for (size_t i = 0; i < states_.size() && status.ok(); ++i) {
@@ -119,6 +120,7 @@ Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) 
   s->kv = &bindings_;
   s->objects = &object_bindings_;
   s->vars = &config_.vars;
+  s->usage = &usage_;
   s->worker = config_.name;
   s->log = log_;
   class_services_ = std::move(s);
@@ -189,6 +191,7 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   });
   ctx.set_objects(&object_bindings_);
   ctx.set_vars(&config_.vars);
+  ctx.set_usage(&usage_);
   ctx.request = std::move(req);
   ctx.max_response_bytes = uint64_t{config_.memory_mb} * 1024 * 1024;
   abi::Response response;
@@ -212,6 +215,10 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
       loop.pool.Discard(std::move(iso));
     }
   }
+  // Every request counts, whatever its outcome (a worker that cannot start
+  // answers 500 and is still a request); its fuel is what the guest burnt.
+  abi::Usage::Add(usage_.requests);
+  abi::Usage::Add(usage_.cpu_fuel, fuel);
   if (!log_->quiet()) {
     log_->Access(ctx.request.method + " " + std::string(PathOf(ctx.request.url)) + " " +
                  std::to_string(response.status) + " " + Millis(s.NowMicros() - start) +

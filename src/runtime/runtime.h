@@ -27,8 +27,14 @@
 // connections of that thread wait) until its fuel, `cpu_ms`, runs out. Time
 // slicing inside the interpreter is deferred; keep `cpu_ms` small.
 //
+// Usage: the runtime counts what its worker and objects use (abi/usage.h:
+// requests, CPU fuel, KV calls, Durable Object requests and storage units)
+// over all loops, from construction on (the host calls of Start's
+// _initialize included); docs/cost.md says what counts as what.
+//
 // Threading: Handle() must be called on loop `loop_index`'s thread; `done`
-// is called on that thread. Start() before the loops run.
+// is called on that thread. Start() before the loops run. usage() from any
+// thread.
 #ifndef EDGELAB_RUNTIME_RUNTIME_H_
 #define EDGELAB_RUNTIME_RUNTIME_H_
 
@@ -80,6 +86,9 @@ class Runtime {
   int64_t objects_busy() const { return registry_ ? registry_->busy() : 0; }
   // Null before Start or without Durable Object bindings.
   const objects::Registry* registry() const { return registry_.get(); }
+  // What the worker and its objects have used since construction (a sum
+  // over all loops; exact once no request or turn is running).
+  abi::UsageCounts usage() const { return usage_.Snapshot(); }
   const Config& config() const { return config_; }
 
  private:
@@ -98,6 +107,9 @@ class Runtime {
   Log* const log_;
   std::vector<std::unique_ptr<kv::Namespace>> namespaces_;
   std::vector<abi::KvBinding> bindings_;
+  // Set on every context the runtime makes; declared before the pools and
+  // objects so it outlives any request or turn that counts into it.
+  abi::Usage usage_;
   std::vector<std::unique_ptr<LoopState>> states_;
   // Declared after states_ so they die first: objects hold isolates of the
   // loops' engines.
