@@ -43,6 +43,15 @@ class Histogram {
   // p in [0, 100], clamped). 0 when empty. Percentile(100) == Max().
   int64_t Percentile(double p) const;
 
+  // Calls f(low, high, count) for each non-empty bucket, lowest first; a
+  // bucket holds the values in [low, high].
+  template <typename F>
+  void ForEachBucket(F&& f) const {
+    for (size_t i = 0; i < kBucketCount; ++i) {
+      if (counts_[i] != 0) f(BucketLow(i), BucketHigh(i), counts_[i]);
+    }
+  }
+
   // Exposed for tests: the bucket of a value and the range a bucket covers.
   static size_t BucketOf(int64_t micros);
   static int64_t BucketLow(size_t bucket);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace edgelab::cli {
 
@@ -22,12 +23,29 @@ struct ServeOptions {
 int Serve(const ServeOptions& opts);
 
 struct BenchOptions {
-  std::string url;
-  uint64_t requests = 1000;
+  std::string target;     // URL or edge.toml (or its folder)
+  std::string compare;    // a second target, or ""
+  uint64_t requests = 0;  // 0 with duration_s > 0: as many as fit
+  double duration_s = 0;
+  double rate = 0;  // open loop when > 0
   uint32_t connections = 100;
-  std::string verify;  // path read before and after the run
-  bool json = false;
+  uint32_t threads = 1;         // client loops
+  uint32_t server_threads = 0;  // loops of an in-process worker; 0: one per core
+  double warmup_s = 0;
   double timeout_s = 60;
+  std::string method = "GET";
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;                  // or "@FILE"
+  std::vector<std::string> paths;    // "PATH[@WEIGHT]"
+  uint32_t reps = 1;
+  std::string verify;  // path read before and after each repetition
+  uint64_t monthly_requests = 0;
+  std::vector<std::string> prices;  // "KEY=VALUE"
+  std::string json;                 // file, "-" for stdout
+  std::string html;
+  bool quiet = false;  // no live progress line
+  double drain_timeout_s = 30;
+  std::string command;  // as typed, for the record
 };
 int Bench(const BenchOptions& opts);
 

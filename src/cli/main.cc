@@ -1,7 +1,9 @@
 // cli/main.cc: the edgelab binary's command line (CLI11). Flat wiring only:
 // each subcommand's work lives in its own file.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
+#include "bench/cost.h"
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +15,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  edgelab serve examples/counter-cas/edge.toml --port 8787\n"
       "  edgelab bench http://127.0.0.1:8787/ -n 1000 -c 100 --verify /value\n"
+      "  edgelab bench examples/counter-broken/edge.toml --compare examples/counter-lock/edge.toml "
+      "--reps 5 --verify /value --html report.html\n"
       "Exit codes: 0 success; 1 the work failed (port taken, store error, drain timed out);\n"
       "2 bad input (flags, edge.toml, module). `edgelab SUBCOMMAND --help` for each.");
 
@@ -37,21 +41,77 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
 
   BenchOptions bench;
-  auto* b = app.add_subcommand("bench", "Load a worker: exactly N requests, C in flight");
-  b->add_option("url", bench.url, "http://host:port/path to request")->required();
-  b->add_option("-n,--requests", bench.requests, "Requests to send in total")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  bool list_prices = false;
+  auto* b = app.add_subcommand(
+      "bench",
+      "Load a worker or URL and print the post's table: p99, throughput, counter accuracy, "
+      "monthly cost, failed %");
+  b->footer(
+      "A TARGET that is an edge.toml (or its folder) is served in this process on a free "
+      "loopback port with fresh storage for each repetition, and priced from what its guests "
+      "used (docs/cost.md).\n"
+      "Examples:\n"
+      "  edgelab bench examples/counter-broken/edge.toml --compare examples/counter-lock/edge.toml "
+      "-n 1000 -c 100 --reps 5 --verify /value --html report.html\n"
+      "  edgelab bench http://127.0.0.1:8787/ -d 10 -c 64 -t 2\n"
+      "  edgelab bench http://127.0.0.1:8787/ -R 2000 -d 30 -c 100   (open loop, wrk2-style)\n"
+      "Exit codes: 0 done; 1 a target answered nothing, or failed to start; 2 bad input.");
+  b->add_option("target", bench.target, "edge.toml (or its folder) or http://host:port/path");
+  b->add_option("--compare", bench.compare,
+                "A second target (B) under the same load; reps alternate A B A B and the table "
+                "gets a change column");
+  auto* n_opt = b->add_option("-n,--requests", bench.requests,
+                              "Requests per repetition (default 1000 unless -d is given)")
+                    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  b->add_option("-d,--duration", bench.duration_s,
+                "Seconds per repetition: no request is sent after it (with -n: whichever ends "
+                "first)")
+      ->check(CLI::PositiveNumber);
+  b->add_option("-R,--rate", bench.rate,
+                "Open loop: requests per second at fixed times, latency from each request's due "
+                "time (coordinated omission corrected); default: closed loop")
+      ->check(CLI::PositiveNumber);
   b->add_option("-c,--connections", bench.connections,
-                "Requests in flight (keep-alive connections)")
+                "Keep-alive connections: requests in flight in a closed loop")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100'000u));
-  b->add_option("--verify", bench.verify,
-                "Path (e.g. /value) whose number is read before and after the run and compared "
-                "with the count of successful requests");
+  b->add_option("-t,--threads", bench.threads, "Client threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  b->add_option("--server-threads", bench.server_threads,
+                "Event loops of an edge.toml target (default: one per core)");
+  b->add_option("--warmup", bench.warmup_s,
+                "Seconds of the same load before each repetition, not measured (its successes "
+                "count for --verify)")
+      ->check(CLI::NonNegativeNumber);
   b->add_option("--timeout", bench.timeout_s, "Per-request timeout in seconds")
-      ->capture_default_str();
-  b->add_flag("--json", bench.json, "Print the report as JSON");
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  b->add_option("-m,--method", bench.method, "Request method")->capture_default_str();
+  b->add_option("-H,--header", bench.headers, "\"Name: value\" added to every request (repeat)");
+  b->add_option("--body", bench.body, "Request body, or @FILE for a file's bytes");
+  b->add_option("-p,--path", bench.paths,
+                "PATH[@WEIGHT]: request paths mixed by weight, e.g. -p /inc@9 -p /value@1 "
+                "(default: the URL's path, or / of a worker)");
+  b->add_option("--reps", bench.reps, "Repetitions of the whole run (fresh storage each)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10'000u));
+  b->add_option("--verify", bench.verify,
+                "Path (e.g. /value) whose number is read before and after each repetition and "
+                "compared with the successful requests: counter accuracy");
+  bench.monthly_requests = edgelab::bench::kDefaultMonthlyRequests;
+  b->add_option("--monthly-requests", bench.monthly_requests,
+                "Monthly volume the cost is scaled to (default: the post's 10,000 req/s for 30 "
+                "days)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000'000'000}));
+  b->add_option("--price", bench.prices,
+                "KEY=VALUE: a price of the cost model (repeat; --list-prices shows them)");
+  b->add_flag("--list-prices", list_prices, "Print the cost model's prices and exit");
+  b->add_option("--json", bench.json,
+                "Write every figure and the histograms as JSON (- for stdout)");
+  b->add_option("--html", bench.html, "Write a self-contained HTML report with charts");
+  b->add_flag("--quiet,-q", bench.quiet, "No live progress line");
 
   try {
     app.parse(argc, argv);
@@ -61,6 +121,24 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (s->parsed()) return Serve(serve);
-  if (b->parsed()) return Bench(bench);
+  if (b->parsed()) {
+    if (list_prices) {
+      for (const std::string& kv : edgelab::bench::ListPrices(edgelab::bench::Prices{})) {
+        std::printf("%s\n", kv.c_str());
+      }
+      return 0;
+    }
+    if (bench.target.empty()) {
+      std::fprintf(stderr, "edgelab bench: a TARGET is required (edge.toml or URL); --help\n");
+      return 2;
+    }
+    if (n_opt->count() == 0 && bench.duration_s == 0) bench.requests = 1000;
+    for (int i = 0; i < argc; ++i) {
+      std::string arg = i == 0 ? "edgelab" : argv[i];
+      if (arg.find_first_of(" \t\"'") != std::string::npos) arg = "'" + arg + "'";
+      bench.command += (i == 0 ? "" : " ") + arg;
+    }
+    return Bench(bench);
+  }
   return 2;
 }
