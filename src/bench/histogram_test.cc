@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 namespace edgelab::bench {
@@ -92,6 +93,48 @@ TEST(HistogramTest, MatchesExactPercentilesOfALongTailedDistribution) {
   double sum = 0;
   for (int64_t v : values) sum += static_cast<double>(v);
   EXPECT_DOUBLE_EQ(h.Mean(), sum / n);
+}
+
+// The property the issue asks for, over many generated samples: for any
+// data from 1 us to one hour, every percentile is within 1% of the exact
+// nearest-rank one (the layout promises 1/256, ~0.4%; merging per-thread
+// histograms keeps it).
+TEST(HistogramTest, EveryPercentileOfRandomDataFrom1usTo1hIsWithinOnePercent) {
+  std::mt19937_64 rng(20261127);
+  const double log_max = std::log(static_cast<double>(Histogram::kMaxTrackableMicros));
+  for (int round = 0; round < 60; ++round) {
+    // Log-uniform over the whole range, a narrow lognormal, or a bimodal mix.
+    int shape = round % 3;
+    std::lognormal_distribution<double> narrow(std::log(2000.0 * (1 + round)), 0.3);
+    std::uniform_real_distribution<double> unit(0, 1);
+    size_t n = 1000 + static_cast<size_t>(rng() % 20000);
+    Histogram parts[3];
+    Histogram whole;
+    std::vector<int64_t> values;
+    for (size_t i = 0; i < n; ++i) {
+      double v = shape == 0         ? std::exp(unit(rng) * log_max)
+                 : shape == 1       ? narrow(rng)
+                 : unit(rng) < 0.99 ? 500 + unit(rng) * 1000
+                                    : 2e6 + unit(rng) * 1e6;
+      int64_t micros =
+          std::clamp<int64_t>(static_cast<int64_t>(v), 1, Histogram::kMaxTrackableMicros);
+      values.push_back(micros);
+      parts[i % 3].Record(micros);
+      whole.Record(micros);
+    }
+    Histogram merged;
+    for (const Histogram& part : parts) merged.Merge(part);
+    std::sort(values.begin(), values.end());
+    for (const Histogram* h : {&whole, &merged}) {
+      ASSERT_EQ(h->Count(), n);
+      for (double p : {50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+        double exact = static_cast<double>(ExactPercentile(values, p));
+        double got = static_cast<double>(h->Percentile(p));
+        EXPECT_LE(std::abs(got - exact), exact * 0.01)
+            << "round " << round << " shape " << shape << " p" << p;
+      }
+    }
+  }
 }
 
 TEST(HistogramTest, MergeEqualsRecordingEverythingInOne) {
