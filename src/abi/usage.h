@@ -12,7 +12,12 @@
 // Who counts: the host calls (kv_calls.cc, object_calls.cc,
 // storage_calls.cc) count what reached a store or an object, whatever its
 // result, and not what was refused for bad arguments; the runtime counts
-// requests, fuel and alarms. A Context whose usage is null counts nothing.
+// requests, fuel, alarms and the wall time of object turns. A Context whose
+// usage is null counts nothing.
+// Timed, not counted: do_wall_micros alone is a duration, read from the
+// object's home scheduler (sched/ owns the clock) around each turn. It
+// depends on the machine and on what else the loop runs; every other counter
+// is the same for the same requests.
 // This header must compile as C++17 (the engine includes abi headers).
 #ifndef EDGELAB_ABI_USAGE_H_
 #define EDGELAB_ABI_USAGE_H_
@@ -31,6 +36,7 @@ struct UsageCounts {
   uint64_t kv_deletes = 0;      // kv_delete
   uint64_t kv_lists = 0;        // kv_list
   uint64_t do_requests = 0;     // do_fetch calls that reached an object; alarms
+  uint64_t do_wall_micros = 0;  // wall time of object turns (do_fetch, do_alarm)
   uint64_t do_read_units = 0;   // storage reads: 4 KB each, at least 1 a call
   uint64_t do_write_units = 0;  // storage writes by 4 KB; deletes and alarm_set 1
 };
@@ -50,6 +56,7 @@ struct Usage {
   std::atomic<uint64_t> kv_deletes{0};
   std::atomic<uint64_t> kv_lists{0};
   std::atomic<uint64_t> do_requests{0};
+  std::atomic<uint64_t> do_wall_micros{0};
   std::atomic<uint64_t> do_read_units{0};
   std::atomic<uint64_t> do_write_units{0};
 
@@ -68,6 +75,7 @@ struct Usage {
     s.kv_deletes = get(kv_deletes);
     s.kv_lists = get(kv_lists);
     s.do_requests = get(do_requests);
+    s.do_wall_micros = get(do_wall_micros);
     s.do_read_units = get(do_read_units);
     s.do_write_units = get(do_write_units);
     return s;

@@ -2,7 +2,8 @@
 //
 // Every item is one row of kItems, so MonthlyCost, SetPrice and ListPrices
 // walk the same list in the same order: an item added to Prices and Usage
-// is priced, settable and listed by adding one row.
+// is priced, settable and listed by adding one row. A price that is one
+// number rather than an item (base_usd, do_memory_gb) is a row of kScalars.
 #include "bench/cost.h"
 
 #include <algorithm>
@@ -16,35 +17,49 @@ namespace {
 struct Item {
   const char* name;  // the CostLine and SetPrice name
   Price Prices::*price;
-  double (*units)(const Usage&);  // what one run used
+  double (*units)(const Usage&, const Prices&);  // what one run used
 };
 
 template <uint64_t Usage::*field>
-double Count(const Usage& u) {
+double Count(const Usage& u, const Prices&) {
   return static_cast<double>(u.*field);
 }
 
 // In the order of Prices (cost.h promises the lines in that order).
-const std::array<Item, 9> kItems = {{
+const std::array<Item, 10> kItems = {{
     {"requests", &Prices::requests, Count<&Usage::requests>},
-    {"cpu_ms", &Prices::cpu_ms, [](const Usage& u) { return u.cpu_ms; }},
+    {"cpu_ms", &Prices::cpu_ms, [](const Usage& u, const Prices&) { return u.cpu_ms; }},
     {"kv_reads", &Prices::kv_reads, Count<&Usage::kv_reads>},
     {"kv_writes", &Prices::kv_writes, Count<&Usage::kv_writes>},
     {"kv_deletes", &Prices::kv_deletes, Count<&Usage::kv_deletes>},
     {"kv_lists", &Prices::kv_lists, Count<&Usage::kv_lists>},
     {"do_requests", &Prices::do_requests, Count<&Usage::do_requests>},
+    {"do_duration_gb_s", &Prices::do_duration_gb_s,
+     [](const Usage& u, const Prices& p) { return u.do_wall_s * p.do_memory_gb; }},
     {"do_read_units", &Prices::do_read_units, Count<&Usage::do_read_units>},
     {"do_write_units", &Prices::do_write_units, Count<&Usage::do_write_units>},
 }};
 
-constexpr std::string_view kBase = "base_usd";
+struct Scalar {
+  std::string_view name;  // the whole SetPrice key
+  double Prices::*field;
+};
+
+// In the order ListPrices lists them, before the items.
+const std::array<Scalar, 2> kScalars = {{
+    {"base_usd", &Prices::base_usd},
+    {"do_memory_gb", &Prices::do_memory_gb},
+}};
+
 constexpr std::string_view kIncluded = ".included";
 constexpr std::string_view kPerMillion = ".usd_per_million";
 
-// The price field `key` names ("<item>.included", "<item>.usd_per_million"
-// or "base_usd"), or null.
+// The price field `key` names (a scalar's name, "<item>.included" or
+// "<item>.usd_per_million"), or null.
 double* Field(std::string_view key, Prices* prices) {
-  if (key == kBase) return &prices->base_usd;
+  for (const Scalar& scalar : kScalars) {
+    if (key == scalar.name) return &(prices->*scalar.field);
+  }
   for (const Item& item : kItems) {
     std::string_view name = item.name;
     if (key.substr(0, name.size()) != name) continue;
@@ -65,7 +80,9 @@ std::string Format(double v) {
 std::string KeyList() {
   std::string items;
   for (const Item& item : kItems) items += std::string(items.empty() ? "" : ", ") + item.name;
-  return "base_usd, or ITEM.included / ITEM.usd_per_million with ITEM one of " + items;
+  std::string scalars;
+  for (const Scalar& scalar : kScalars) scalars += std::string(scalar.name) + ", ";
+  return scalars + "or ITEM.included / ITEM.usd_per_million with ITEM one of " + items;
 }
 
 }  // namespace
@@ -94,7 +111,10 @@ Status SetPrice(std::string_view assignment, Prices* prices) {
 }
 
 std::vector<std::string> ListPrices(const Prices& prices) {
-  std::vector<std::string> out = {std::string(kBase) + "=" + Format(prices.base_usd)};
+  std::vector<std::string> out;
+  for (const Scalar& scalar : kScalars) {
+    out.push_back(std::string(scalar.name) + "=" + Format(prices.*scalar.field));
+  }
   for (const Item& item : kItems) {
     const Price& p = prices.*item.price;
     out.push_back(item.name + std::string(kIncluded) + "=" + Format(p.included));
@@ -117,7 +137,7 @@ Cost MonthlyCost(const Usage& usage, uint64_t monthly_requests, const Prices& pr
       // Exactly the volume asked for, not usage.requests * scale rounded.
       line.monthly_units = usage.requests == 0 ? 0 : static_cast<double>(monthly_requests);
     } else if (usage.known) {  // else only `requests` means anything (cost.h)
-      line.monthly_units = item.units(usage) * scale;
+      line.monthly_units = item.units(usage, prices) * scale;
     }
     const Price& p = prices.*item.price;
     line.billed_units = std::max(0.0, line.monthly_units - p.included);

@@ -439,11 +439,15 @@ nlohmann::json ToJson(const BenchSpec& spec, const std::vector<TargetResult>& ta
   nlohmann::json headers = nlohmann::json::array();
   for (const auto& [name, value] : lo.headers) headers.push_back({name, value});
   auto null_if_zero = [](double v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(); };
-  nlohmann::json prices = {{"base_usd", spec.prices.base_usd}};
+  nlohmann::json prices = nlohmann::json::object();
   for (const std::string& kv : ListPrices(spec.prices)) {
     size_t eq = kv.find('='), dot = kv.find('.');
-    if (dot == std::string::npos || dot > eq) continue;
-    prices[kv.substr(0, dot)][kv.substr(dot + 1, eq - dot - 1)] = std::stod(kv.substr(eq + 1));
+    double value = std::stod(kv.substr(eq + 1));
+    if (dot == std::string::npos || dot > eq) {  // base_usd, do_memory_gb
+      prices[kv.substr(0, eq)] = value;
+    } else {
+      prices[kv.substr(0, dot)][kv.substr(dot + 1, eq - dot - 1)] = value;
+    }
   }
   nlohmann::json doc = {
       {"schema", "edgelab-bench/1"},
@@ -506,6 +510,7 @@ nlohmann::json ToJson(const BenchSpec& spec, const std::vector<TargetResult>& ta
                     {"kv_deletes", u.kv_deletes},
                     {"kv_lists", u.kv_lists},
                     {"do_requests", u.do_requests},
+                    {"do_wall_s", u.do_wall_s},
                     {"do_read_units", u.do_read_units},
                     {"do_write_units", u.do_write_units}};
       nlohmann::json lines = nlohmann::json::array();

@@ -17,7 +17,8 @@
 //            "timeout_s": x, "method": "GET", "paths": [{"path", "weight"}],
 //            "headers": [["Name", "value"]], "body_bytes": n, "reps": r,
 //            "verify": "/value"|null, "monthly_requests": n},
-//   "prices": {"base_usd": 5, "requests": {"included", "usd_per_million"}, ...},
+//   "prices": {"base_usd": 5, "do_memory_gb": 0.128,
+//              "requests": {"included", "usd_per_million"}, ...},
 //   "targets": [{                              // one; two with --compare (A, then B)
 //     "label": "counter-broken",               // folder of edge.toml, or host:port
 //     "target": "examples/counter-broken/edge.toml" | "http://...",
@@ -36,8 +37,8 @@
 //       "verify": {"path", "before", "after", "expected", "kept", "lost",
 //                  "accuracy_pct"} | null,
 //       "usage": {"known", "requests", "cpu_ms", "kv_reads", "kv_writes",
-//                 "kv_deletes", "kv_lists", "do_requests", "do_read_units",
-//                 "do_write_units"},
+//                 "kv_deletes", "kv_lists", "do_requests", "do_wall_s",
+//                 "do_read_units", "do_write_units"},
 //       "cost": {"complete", "monthly_requests", "monthly_usd",
 //                "usd_per_million_requests",
 //                "lines": [{"item", "monthly_units", "billed_units", "usd"}]}

@@ -95,6 +95,7 @@ bench::Usage ToBenchUsage(const abi::UsageCounts& a, const abi::UsageCounts& b) 
   u.kv_deletes = b.kv_deletes - a.kv_deletes;
   u.kv_lists = b.kv_lists - a.kv_lists;
   u.do_requests = b.do_requests - a.do_requests;
+  u.do_wall_s = static_cast<double>(b.do_wall_micros - a.do_wall_micros) / 1e6;
   u.do_read_units = b.do_read_units - a.do_read_units;
   u.do_write_units = b.do_write_units - a.do_write_units;
   return u;
@@ -280,6 +281,10 @@ std::string RepLine(const Target& t, size_t i, size_t n, const bench::Rep& rep) 
             std::to_string(rep.verify->wanted());
   }
   line += ", failed " + std::to_string(r.failed);
+  if (r.target_rate > 0) {
+    line += " (target " + Thousands(static_cast<uint64_t>(std::llround(r.target_rate))) +
+            " req/s, " + std::to_string(r.late) + " sent late)";
+  }
   return line;
 }
 

@@ -121,15 +121,20 @@ Result<abi::Response> ClassNamespace::Fetch(abi::Context& caller, std::string_vi
     std::string who = Who(object);
     abi::Context ctx = ContextFor(object, who, depth);
     ctx.request = std::move(req);
+    // The turn's wall time is the object's active time, which Cloudflare
+    // bills as duration. Turns of one object are serial (objects/registry.h,
+    // rule 2), so the sum never counts a moment twice.
     const int64_t start = ctx.sched().NowMicros();
     engine::CallOutcome out = Run(object, ctx, "do_fetch");
+    const int64_t wall = ctx.sched().NowMicros() - start;
     ctx.Count(&abi::Usage::cpu_fuel, out.fuel_used);  // the request is counted by do_fetch
+    ctx.Count(&abi::Usage::do_wall_micros, static_cast<uint64_t>(wall));
     response = OutcomeResponse(out, ctx, who, services_->limit_names, services_->log);
     if (!services_->log->quiet()) {
       std::string path = ctx.request.url.substr(0, ctx.request.url.find('?'));
-      services_->log->Access(
-          who + " " + ctx.request.method + " " + path + " " + std::to_string(response.status) +
-          " " + Millis(ctx.sched().NowMicros() - start) + " cpu=" + CpuMillis(out.fuel_used));
+      services_->log->Access(who + " " + ctx.request.method + " " + path + " " +
+                             std::to_string(response.status) + " " + Millis(wall) +
+                             " cpu=" + CpuMillis(out.fuel_used));
     }
   };
   EDGELAB_RETURN_IF_ERROR(
@@ -147,11 +152,14 @@ Status ClassNamespace::RunAlarm(objects::Object& object, int retry) {
   abi::Context ctx = ContextFor(object, who, /*depth=*/1);
   ctx.request.method = "ALARM";
   ctx.request.headers.emplace_back("x-edgelab-alarm-retry", std::to_string(retry));
+  const int64_t start = ctx.sched().NowMicros();
   engine::CallOutcome out = Run(object, ctx, "do_alarm");
+  const int64_t wall = ctx.sched().NowMicros() - start;
   // Cloudflare bills each alarm invocation as a Durable Object request; a
-  // retry is another invocation.
+  // retry is another invocation. Its run is active time, billed as duration.
   ctx.Count(&abi::Usage::do_requests);
   ctx.Count(&abi::Usage::cpu_fuel, out.fuel_used);
+  ctx.Count(&abi::Usage::do_wall_micros, static_cast<uint64_t>(wall));
   abi::Response r =
       OutcomeResponse(out, ctx, who + " alarm", services_->limit_names, services_->log);
   if (out.ok() || (out.kind == engine::CallOutcome::Kind::kExit && out.exit_code == 0)) {

@@ -28,7 +28,8 @@
 // slicing inside the interpreter is deferred; keep `cpu_ms` small.
 //
 // Usage: the runtime counts what its worker and objects use (abi/usage.h:
-// requests, CPU fuel, KV calls, Durable Object requests and storage units)
+// requests, CPU fuel, KV calls, Durable Object requests, turn wall time and
+// storage units)
 // over all loops, from construction on (the host calls of Start's
 // _initialize included); docs/cost.md says what counts as what.
 //

@@ -1,7 +1,9 @@
 // runtime/runtime_test.cc: the Runtime serving a real guest
 // (runtime_test.wat) on a real LoopGroup, checked through what it counts in
 // Runtime::usage(): requests, the fuel of requests, object turns and alarms,
-// KV calls, Durable Object requests (fetches and alarms) and storage units.
+// KV calls, Durable Object requests (fetches and alarms), the wall time of
+// object turns and storage units. Wall time is checked only for being there
+// (> 0) or not (0): its value is the machine's.
 //
 // Requests are handed to the loop as the HTTP front does (Handle on the
 // loop's thread) and waited for one at a time. The only wait without an event
@@ -85,6 +87,7 @@ TEST_F(RuntimeUsageTest, NothingIsCountedBeforeTheFirstRequest) {
   EXPECT_EQ(u.requests, 0u);
   EXPECT_EQ(u.cpu_fuel, 0u);
   EXPECT_EQ(u.do_requests, 0u);
+  EXPECT_EQ(u.do_wall_micros, 0u);
 }
 
 TEST_F(RuntimeUsageTest, EachRequestCountsOnceWithTheFuelItBurnt) {
@@ -99,6 +102,7 @@ TEST_F(RuntimeUsageTest, EachRequestCountsOnceWithTheFuelItBurnt) {
   EXPECT_EQ(three.requests, 3u);
   EXPECT_EQ(three.cpu_fuel, 3 * one.cpu_fuel);  // fuel is counted, not timed
   EXPECT_EQ(three.kv_reads + three.kv_writes + three.do_requests + three.do_write_units, 0u);
+  EXPECT_EQ(three.do_wall_micros, 0u) << "a worker's own time is not an object's";
 }
 
 TEST_F(RuntimeUsageTest, ARequestThatTrapsStillCountsWithItsFuel) {
@@ -111,11 +115,17 @@ TEST_F(RuntimeUsageTest, ARequestThatTrapsStillCountsWithItsFuel) {
   EXPECT_GT(u.cpu_fuel - burn, burn / 2);  // the loop before the trap
 }
 
-TEST_F(RuntimeUsageTest, ObjectTurnsAndAlarmsCountTheirFuelRequestsAndStorageUnits) {
+TEST_F(RuntimeUsageTest, ObjectTurnsAndAlarmsCountTheirFuelRequestsWallTimeAndStorageUnits) {
   Start();
   ASSERT_EQ(Get("/w"), 200);
   const uint64_t burn = runtime_->usage().cpu_fuel;  // the fuel of one loop, and a little
+  EXPECT_EQ(runtime_->usage().do_wall_micros, 0u);
   ASSERT_EQ(Get("/d"), 200);
+  // The fetch turn ended before its response came back, and it burnt a loop:
+  // some microseconds. The alarm may have run by now as well (it is due once
+  // the turn commits, as the response is), or not yet.
+  const abi::UsageCounts after_fetch = runtime_->usage();
+  EXPECT_GT(after_fetch.do_wall_micros, 0u);
   // The object set its alarm in the past: it fires as soon as the turn commits.
   WaitFor([&] {
     return runtime_->registry()->stats().alarms_fired >= 1 && runtime_->objects_busy() == 0;
@@ -131,6 +141,10 @@ TEST_F(RuntimeUsageTest, ObjectTurnsAndAlarmsCountTheirFuelRequestsAndStorageUni
   // loop each, so both were counted.
   EXPECT_GT(u.cpu_fuel - burn, burn + burn / 2);
   EXPECT_LT(u.cpu_fuel - burn, 3 * burn);
+  EXPECT_GE(u.do_wall_micros, after_fetch.do_wall_micros);
+  if (after_fetch.do_requests == 1) {  // the alarm ran after: its loop adds time
+    EXPECT_GT(u.do_wall_micros, after_fetch.do_wall_micros) << "the alarm's run is counted too";
+  }
 }
 
 }  // namespace
