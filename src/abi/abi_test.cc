@@ -70,8 +70,9 @@ class AbiTest : public ::testing::Test {
 
 // The counts of `u` as one comparable tuple, in UsageCounts order.
 std::vector<uint64_t> Counts(const UsageCounts& u) {
-  return {u.requests, u.cpu_fuel,    u.kv_reads,       u.kv_writes,     u.kv_deletes,
-          u.kv_lists, u.do_requests, u.do_wall_micros, u.do_read_units, u.do_write_units};
+  return {u.requests,    u.cpu_fuel,      u.kv_reads,      u.kv_writes,
+          u.kv_deletes,  u.kv_lists,      u.do_requests,   u.do_wall_micros,
+          u.do_cpu_fuel, u.do_read_units, u.do_write_units};
 }
 
 TEST_F(AbiTest, RequestPartsAreCopiedWithTheirFullLength) {
@@ -356,10 +357,11 @@ TEST(UsageTest, SnapshotCopiesEveryCounter) {
   Usage::Add(u.kv_lists, 6);
   Usage::Add(u.do_requests, 7);
   Usage::Add(u.do_wall_micros, 11);
+  Usage::Add(u.do_cpu_fuel, 13);
   Usage::Add(u.do_read_units, 8);
   Usage::Add(u.do_write_units, 9);
   Usage::Add(u.do_write_units);
-  EXPECT_EQ(Counts(u.Snapshot()), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 11, 8, 10}));
+  EXPECT_EQ(Counts(u.Snapshot()), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 11, 13, 8, 10}));
 }
 
 TEST_F(AbiTest, HeaderNamesCompareEveryByteIncludingNul) {

@@ -30,13 +30,14 @@ namespace edgelab::abi {
 // A plain copy of Usage's counters at one moment.
 struct UsageCounts {
   uint64_t requests = 0;        // requests the worker served, any outcome
-  uint64_t cpu_fuel = 0;        // fuel burnt by requests and object turns
+  uint64_t cpu_fuel = 0;        // fuel burnt by worker requests (Workers CPU)
   uint64_t kv_reads = 0;        // kv_get and kv_get_metadata
   uint64_t kv_writes = 0;       // kv_put, conditional ones included
   uint64_t kv_deletes = 0;      // kv_delete
   uint64_t kv_lists = 0;        // kv_list
   uint64_t do_requests = 0;     // do_fetch calls that reached an object; alarms
   uint64_t do_wall_micros = 0;  // wall time of object turns (do_fetch, do_alarm)
+  uint64_t do_cpu_fuel = 0;     // fuel burnt by object turns (billed as duration, not CPU)
   uint64_t do_read_units = 0;   // storage reads: 4 KB each, at least 1 a call
   uint64_t do_write_units = 0;  // storage writes by 4 KB; deletes and alarm_set 1
 };
@@ -57,6 +58,7 @@ struct Usage {
   std::atomic<uint64_t> kv_lists{0};
   std::atomic<uint64_t> do_requests{0};
   std::atomic<uint64_t> do_wall_micros{0};
+  std::atomic<uint64_t> do_cpu_fuel{0};
   std::atomic<uint64_t> do_read_units{0};
   std::atomic<uint64_t> do_write_units{0};
 
@@ -76,6 +78,7 @@ struct Usage {
     s.kv_lists = get(kv_lists);
     s.do_requests = get(do_requests);
     s.do_wall_micros = get(do_wall_micros);
+    s.do_cpu_fuel = get(do_cpu_fuel);
     s.do_read_units = get(do_read_units);
     s.do_write_units = get(do_write_units);
     return s;

@@ -31,13 +31,14 @@ namespace edgelab::bench {
 struct Usage {
   bool known = false;      // false: only `requests` is meaningful
   uint64_t requests = 0;   // requests the worker served (any status)
-  double cpu_ms = 0;       // guest CPU, from fuel: requests and object turns
+  double cpu_ms = 0;       // worker CPU, from fuel (object turns are in do_cpu_ms)
   uint64_t kv_reads = 0;   // get and get-with-metadata calls
   uint64_t kv_writes = 0;  // put calls, conditional ones included
   uint64_t kv_deletes = 0;
   uint64_t kv_lists = 0;
   uint64_t do_requests = 0;     // stub fetches and alarm invocations
   double do_wall_s = 0;         // seconds those turns ran, summed: GB-s / do_memory_gb
+  double do_cpu_ms = 0;         // object turns' CPU: shown, not priced (duration is)
   uint64_t do_read_units = 0;   // storage gets and lists, one unit per 4 KB (at least 1 a call)
   uint64_t do_write_units = 0;  // storage puts, one per 4 KB (at least 1); deletes, alarm sets 1
 };

@@ -261,7 +261,7 @@ std::optional<double> FigureOf(const Rep& rep, const std::string& key) {
   if (key == "monthly_usd") return rep.cost.monthly_usd;
   if (key == "cpu_ms_per_request") {
     if (!rep.usage.known || rep.usage.requests == 0) return std::nullopt;
-    return rep.usage.cpu_ms / static_cast<double>(rep.usage.requests);
+    return (rep.usage.cpu_ms + rep.usage.do_cpu_ms) / static_cast<double>(rep.usage.requests);
   }
   if (key == "late_pct") {
     if (r.target_rate <= 0 || r.requests() == 0) return std::nullopt;
@@ -511,6 +511,7 @@ nlohmann::json ToJson(const BenchSpec& spec, const std::vector<TargetResult>& ta
                     {"kv_lists", u.kv_lists},
                     {"do_requests", u.do_requests},
                     {"do_wall_s", u.do_wall_s},
+                    {"do_cpu_ms", u.do_cpu_ms},
                     {"do_read_units", u.do_read_units},
                     {"do_write_units", u.do_write_units}};
       nlohmann::json lines = nlohmann::json::array();

@@ -37,7 +37,7 @@
 //       "verify": {"path", "before", "after", "expected", "kept", "lost",
 //                  "accuracy_pct"} | null,
 //       "usage": {"known", "requests", "cpu_ms", "kv_reads", "kv_writes",
-//                 "kv_deletes", "kv_lists", "do_requests", "do_wall_s",
+//                 "kv_deletes", "kv_lists", "do_requests", "do_wall_s", "do_cpu_ms",
 //                 "do_read_units", "do_write_units"},
 //       "cost": {"complete", "monthly_requests", "monthly_usd",
 //                "usd_per_million_requests",

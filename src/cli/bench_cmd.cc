@@ -96,6 +96,8 @@ bench::Usage ToBenchUsage(const abi::UsageCounts& a, const abi::UsageCounts& b) 
   u.kv_lists = b.kv_lists - a.kv_lists;
   u.do_requests = b.do_requests - a.do_requests;
   u.do_wall_s = static_cast<double>(b.do_wall_micros - a.do_wall_micros) / 1e6;
+  u.do_cpu_ms =
+      static_cast<double>(b.do_cpu_fuel - a.do_cpu_fuel) / static_cast<double>(engine::kFuelPerMs);
   u.do_read_units = b.do_read_units - a.do_read_units;
   u.do_write_units = b.do_write_units - a.do_write_units;
   return u;

@@ -127,7 +127,7 @@ Result<abi::Response> ClassNamespace::Fetch(abi::Context& caller, std::string_vi
     const int64_t start = ctx.sched().NowMicros();
     engine::CallOutcome out = Run(object, ctx, "do_fetch");
     const int64_t wall = ctx.sched().NowMicros() - start;
-    ctx.Count(&abi::Usage::cpu_fuel, out.fuel_used);  // the request is counted by do_fetch
+    ctx.Count(&abi::Usage::do_cpu_fuel, out.fuel_used);  // the request is counted by do_fetch
     ctx.Count(&abi::Usage::do_wall_micros, static_cast<uint64_t>(wall));
     response = OutcomeResponse(out, ctx, who, services_->limit_names, services_->log);
     if (!services_->log->quiet()) {
@@ -158,7 +158,7 @@ Status ClassNamespace::RunAlarm(objects::Object& object, int retry) {
   // Cloudflare bills each alarm invocation as a Durable Object request; a
   // retry is another invocation. Its run is active time, billed as duration.
   ctx.Count(&abi::Usage::do_requests);
-  ctx.Count(&abi::Usage::cpu_fuel, out.fuel_used);
+  ctx.Count(&abi::Usage::do_cpu_fuel, out.fuel_used);
   ctx.Count(&abi::Usage::do_wall_micros, static_cast<uint64_t>(wall));
   abi::Response r =
       OutcomeResponse(out, ctx, who + " alarm", services_->limit_names, services_->log);
