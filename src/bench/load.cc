@@ -13,15 +13,23 @@
 //                request whose due time has passed into a FIFO; idle
 //                connections take from the FIFO (one timer per loop, not
 //                one per request: at 100k req/s that would be 100k timers).
+//                The FIFO is bounded (kMaxQueuedPerConnection per
+//                connection); requests due beyond it are failed unsent in
+//                one step, however many, so a rate far above the server's
+//                costs neither memory nor a loop over every due request.
 // Like the server, each Conn has exactly one operation outstanding, so it is
 // never kept alive by its callbacks, and timeouts come from one sweep timer
 // per loop closing the socket (the outstanding operation then completes,
 // aborted) rather than from a timer per request. The sweep also fails the
 // requests that waited in the FIFO past their timeout.
+// Progress::stop ends the issuing as the deadline would: Tickets refuses
+// tickets once it is set, and the sweep wakes an open loop that sleeps until
+// its next due time.
 // Hot path: no allocation per request. The request bytes are shared, the
 // parser lives in the Conn, Asio's operations in memory of the Conn (or the
-// timer), status counts are an array, the FIFO is a ring that only grows;
-// failures (strings) are off the hot path.
+// timer), status and per-path counts are arrays, the FIFO is a bounded ring;
+// failures (strings) are off the hot path, except unsent requests, which can
+// be most of an overloaded run and are plain counters until the report.
 #include "bench/load.h"
 
 #include <algorithm>
@@ -71,6 +79,9 @@ constexpr uint32_t kMaxWeight = 1000 * 1000;
 // to this length (4 MB); longer cycles are stepped under a lock (see Tickets).
 constexpr uint64_t kMaxCycle = 1000 * 1000;
 constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
+// error_kinds detail of the open-loop requests failed because the FIFO of
+// due requests was full (class "timeout": they were never answered in time).
+constexpr std::string_view kQueueFullDetail = "not sent: queue full";
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -92,11 +103,30 @@ bool IsToken(std::string_view s) {
   });
 }
 
+// A space or a control character: what may not go on the request line (nor,
+// for a host, in the Host header).
+bool IsSpaceOrControl(char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }
+
 // A path goes on the request line as is: no spaces or control characters.
 bool IsPath(std::string_view s) {
-  return !s.empty() && s.front() == '/' && std::none_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-  });
+  return !s.empty() && s.front() == '/' && std::none_of(s.begin(), s.end(), IsSpaceOrControl);
+}
+
+// `s` for a message: control characters as \r, \n, \t or \xNN.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ' || !IsSpaceOrControl(c)) {
+      out += c;
+    } else if (c == '\r' || c == '\n' || c == '\t') {
+      out += c == '\r' ? "\\r" : c == '\n' ? "\\n" : "\\t";
+    } else {
+      constexpr std::string_view kHex = "0123456789abcdef";
+      unsigned char u = static_cast<unsigned char>(c);
+      out.append("\\x").append(1, kHex[u >> 4]).append(1, kHex[u & 15]);
+    }
+  }
+  return out;
 }
 
 // Beast's response parser, keeping only what a load run needs: the status,
@@ -168,9 +198,12 @@ class Swrr {
 // dividing by their gcd, passes a million) is stepped under mu_ together
 // with the count, which keeps ticket i on entry i at the price of a lock
 // per request, for a mix no one is likely to ask for.
+// `stop` (Progress::stop, or null) only ever goes from false to true: once
+// seen it refuses every ticket, like a deadline that has passed.
 class Tickets {
  public:
-  Tickets(uint64_t limit, std::vector<uint32_t> weights) : limit_(limit) {
+  Tickets(uint64_t limit, std::vector<uint32_t> weights, const std::atomic<bool>* stop)
+      : limit_(limit), stop_(stop) {
     uint32_t g = 0;
     for (uint32_t w : weights) g = std::gcd(g, w);
     uint64_t total = 0;
@@ -187,12 +220,22 @@ class Tickets {
   // Set once, before any loop starts (the post to the loops publishes it).
   void SetDeadline(int64_t deadline_us) { deadline_us_ = deadline_us; }
   int64_t deadline_us() const { return deadline_us_; }
+  bool Stopped() const { return stop_ != nullptr && stop_->load(std::memory_order_relaxed); }
+  // Every ticket of the count is taken: Take will refuse from now on (false
+  // does not promise a ticket: other loops may take the last ones first).
+  bool Exhausted() {
+    if (limit_ == 0) return false;
+    if (!stepped_) return next_.load(std::memory_order_relaxed) >= limit_;
+    std::lock_guard<std::mutex> lock(mu_);
+    return taken_ >= limit_;
+  }
 
   // Issues a ticket for a request starting (closed loop) or due (open loop)
   // at `at_us`; returns the index of its path, or -1 when no request may be
-  // issued any more (then never again: the count and the clock only grow).
+  // issued any more (then never again: the count, the clock and stop only
+  // grow).
   int64_t Take(int64_t at_us) {
-    if (at_us >= deadline_us_) return -1;
+    if (at_us >= deadline_us_ || Stopped()) return -1;
     if (stepped_) {
       std::lock_guard<std::mutex> lock(mu_);
       if (limit_ != 0 && taken_ >= limit_) return -1;
@@ -204,8 +247,28 @@ class Tickets {
     return cycle_[t % cycle_.size()];
   }
 
+  // Open loop: issues up to `n` tickets at once for requests that will never
+  // be sent (the caller has checked that they are due before the deadline);
+  // returns how many, fewer than `n` only when no ticket is left. Their paths
+  // are not looked up. A stepped order is not stepped for them (that would
+  // cost a step per request, and the rate can be 1e8/s), so it is the sent
+  // requests that follow it there.
+  uint64_t TakeUnsent(uint64_t n) {
+    if (n == 0 || Stopped()) return 0;
+    if (stepped_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (limit_ != 0) n = std::min(n, limit_ - std::min(limit_, taken_));
+      taken_ += n;
+      return n;
+    }
+    uint64_t t = next_.fetch_add(n, std::memory_order_relaxed);
+    if (limit_ == 0) return n;
+    return t >= limit_ ? 0 : std::min(n, limit_ - t);
+  }
+
  private:
   const uint64_t limit_;  // 0: no limit
+  const std::atomic<bool>* const stop_;
   int64_t deadline_us_ = kNoDeadline;
   std::vector<uint32_t> cycle_;  // the path of ticket i is cycle_[i % size]
   std::atomic<uint64_t> next_{0};
@@ -226,7 +289,8 @@ struct Plan {
 
 // Open loop: requests due but not yet on a connection, oldest first. A ring
 // that only grows, so no allocation per request once it has reached the
-// deepest backlog of the run.
+// deepest backlog of the run; its owner bounds that backlog (ClientLoop::
+// max_queued_), and so its memory.
 class DueQueue {
  public:
   struct Entry {
@@ -234,6 +298,7 @@ class DueQueue {
     uint32_t path;
   };
   bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
   const Entry& front() const { return ring_[head_]; }
   void pop() {
     head_ = (head_ + 1) & (ring_.size() - 1);
@@ -333,7 +398,8 @@ class Conn {
 
  private:
   void Connect();
-  void OnConnect(error_code ec);
+  void ConnectFrom(size_t endpoint);
+  void OnConnect(size_t endpoint, error_code ec);
   void Send();
   void OnSent(error_code ec);
   void Read();
@@ -372,6 +438,7 @@ class ClientLoop {
         tickets_(tickets),
         open_(rate > 0),
         interval_us_(open_ ? 1e6 / rate : 0),
+        max_queued_(kMaxQueuedPerConnection * conns),
         on_finish_(std::move(on_finish)),
         sweep_(loop.io().get_executor()),
         rate_timer_(loop.io().get_executor()) {
@@ -380,6 +447,7 @@ class ClientLoop {
       conns_.push_back(std::make_unique<Conn>(this, loop.io().get_executor()));
     }
     idle_.reserve(conns);
+    report_.ok_by_path.assign(plan.requests.size(), 0);
   }
 
   // Starts the run; `start_us` is the run's start, shared by all loops.
@@ -387,13 +455,14 @@ class ClientLoop {
   // The loop's results; `service_latency` is empty for a closed loop.
   LoadReport TakeReport();
   int64_t last_end_us() const { return last_end_us_; }
+  int64_t last_issued_us() const { return last_issued_us_; }
   std::string& body() { return body_; }
 
   // For Conns.
   sched::RealScheduler& loop() { return loop_; }
   const Plan& plan() const { return plan_; }
   void OnWrite(int64_t base_us, int64_t sent_us);
-  void RecordResponse(int status, int64_t base_us, int64_t sent_us, int64_t now_us);
+  void RecordResponse(uint32_t path, int status, int64_t base_us, int64_t sent_us, int64_t now_us);
   void RecordFailure(std::string_view failure, std::string detail, int64_t now_us);
   // `conn` has ended its request: give it the next one, or park or close it.
   void OnIdle(Conn* conn, int64_t now_us);
@@ -401,8 +470,11 @@ class ClientLoop {
  private:
   void Dispatch(Conn* conn, int64_t now_us);
   void StartOn(Conn* conn, uint32_t path, int64_t base_us);
-  void Ended(bool ok, int64_t now_us);
+  void Ended(bool ok, int64_t now_us, uint64_t n = 1);
+  void FailUnsent(uint64_t n, bool queue_full, int64_t now_us);
   void IssueDue();
+  bool SkipDue(int64_t now_us);
+  int64_t DueAt(uint64_t k) const;
   void ArmRateTimer(int64_t now_us);
   void ArmSweep();
   void OnSweep();
@@ -416,6 +488,7 @@ class ClientLoop {
   Tickets& tickets_;
   const bool open_;
   const double interval_us_;  // open loop: between two due times of this loop
+  const size_t max_queued_;   // open loop: the most due_ holds
   const std::function<void()> on_finish_;
 
   // Loop thread only.
@@ -436,7 +509,11 @@ class ClientLoop {
   int64_t next_due_us_ = 0;
   int64_t start_us_ = 0;
   int64_t last_end_us_ = 0;
+  int64_t last_issued_us_ = 0;                  // taken (closed loop) or due (open loop)
   std::array<uint64_t, 1000> status_counts_{};  // Beast reads three digits
+  // Open loop: unsent requests, by cause; into the report's maps at the end.
+  uint64_t queue_timeouts_ = 0;  // waited in due_ past their timeout
+  uint64_t queue_full_ = 0;      // did not fit in due_
   LoadReport report_;
   std::string body_;  // of the last response, when plan_.keep_body
 };
@@ -457,12 +534,33 @@ void Conn::Start(uint32_t path, int64_t base_us) {
 void Conn::Connect() {
   reused_ = false;
   buffer_.clear();
-  asio::async_connect(
-      socket_, loop_->plan().endpoints,
-      Bind(&memory_, [this](error_code ec, const tcp::endpoint&) { OnConnect(ec); }));
+  ConnectFrom(0);
 }
 
-void Conn::OnConnect(error_code ec) {
+// Tries the endpoints from `first` on, in order, as the ranged
+// asio::async_connect does, but opens the socket itself: the ranged form
+// reports a socket it could not open (EMFILE: too many open files) as
+// "Operation canceled", and stops at an address family the host lacks.
+void Conn::ConnectFrom(size_t first) {
+  const std::vector<tcp::endpoint>& endpoints = loop_->plan().endpoints;
+  error_code ec;
+  for (size_t i = first; i < endpoints.size(); ++i) {
+    socket_.close(ec);
+    socket_.open(endpoints[i].protocol(), ec);
+    if (!ec) {
+      return socket_.async_connect(endpoints[i],
+                                   Bind(&memory_, [this, i](error_code e) { OnConnect(i, e); }));
+    }
+  }
+  // Posted, not called: failing ends the request, and the next one would
+  // start (and fail) inside this call, as deep as there are requests.
+  asio::post(socket_.get_executor(), Bind(&memory_, [this, ec] { OnIoError("connect", ec); }));
+}
+
+void Conn::OnConnect(size_t endpoint, error_code ec) {
+  if (ec && !timed_out_ && endpoint + 1 < loop_->plan().endpoints.size()) {
+    return ConnectFrom(endpoint + 1);
+  }
   if (ec) return OnIoError("connect", ec);
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
@@ -533,7 +631,7 @@ void Conn::OnIoError(std::string_view op, error_code ec) {
 
 void Conn::Complete() {
   int64_t now = loop_->loop().NowMicros();
-  loop_->RecordResponse(parser_->status, base_us_, sent_us_, now);
+  loop_->RecordResponse(path_, parser_->status, base_us_, sent_us_, now);
   if (loop_->plan().keep_body) loop_->body() = std::move(parser_->body);
   in_flight_ = false;
   reused_ = true;
@@ -570,7 +668,8 @@ void ClientLoop::OnWrite(int64_t base_us, int64_t sent_us) {
   if (plan_.progress != nullptr) plan_.progress->sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ClientLoop::RecordResponse(int status, int64_t base_us, int64_t sent_us, int64_t now_us) {
+void ClientLoop::RecordResponse(uint32_t path, int status, int64_t base_us, int64_t sent_us,
+                                int64_t now_us) {
   if (status >= 0 && static_cast<size_t>(status) < status_counts_.size()) {
     ++status_counts_[status];
   } else {
@@ -578,6 +677,7 @@ void ClientLoop::RecordResponse(int status, int64_t base_us, int64_t sent_us, in
   }
   bool ok = status >= 200 && status < 400;
   ++(ok ? report_.completed : report_.failed);
+  if (status >= 200 && status < 300) ++report_.ok_by_path[path];
   if (open_) {
     report_.latency.Record(now_us - base_us);
     report_.service_latency.Record(now_us - sent_us);
@@ -595,16 +695,28 @@ void ClientLoop::RecordFailure(std::string_view failure, std::string detail, int
   Ended(false, now_us);
 }
 
-void ClientLoop::Ended(bool ok, int64_t now_us) {
+// `n` requests ended at `now_us`, all answered with success or all not.
+void ClientLoop::Ended(bool ok, int64_t now_us, uint64_t n) {
   size_t bin = static_cast<size_t>(std::max<int64_t>(0, now_us - start_us_) / kSeriesBinMicros);
   // Grows geometrically: a few allocations a run, not one per bin.
   if (bin >= report_.series.size()) report_.series.resize(bin + 1);
-  ++(ok ? report_.series[bin].completed : report_.series[bin].failed);
+  (ok ? report_.series[bin].completed : report_.series[bin].failed) += n;
   last_end_us_ = std::max(last_end_us_, now_us);
   if (plan_.progress != nullptr) {
     (ok ? plan_.progress->completed : plan_.progress->failed)
-        .fetch_add(1, std::memory_order_relaxed);
+        .fetch_add(n, std::memory_order_relaxed);
   }
+}
+
+// Open loop: `n` due requests that will never be written, failed as
+// "timeout" in one step. Counted, not put in the maps one by one: at a rate
+// far above the server's they are most of the run (load.h: `unsent`).
+void ClientLoop::FailUnsent(uint64_t n, bool queue_full, int64_t now_us) {
+  report_.failed += n;
+  report_.errors += n;
+  report_.unsent += n;
+  (queue_full ? queue_full_ : queue_timeouts_) += n;
+  Ended(false, now_us, n);
 }
 
 LoadReport ClientLoop::TakeReport() {
@@ -612,6 +724,15 @@ LoadReport ClientLoop::TakeReport() {
     if (status_counts_[s] > 0) report_.by_status[static_cast<int>(s)] += status_counts_[s];
   }
   status_counts_ = {};
+  if (queue_timeouts_ > 0) {
+    report_.failures["timeout"] += queue_timeouts_;
+    report_.error_kinds["timeout"] += queue_timeouts_;
+  }
+  if (queue_full_ > 0) {
+    report_.failures["timeout"] += queue_full_;
+    report_.error_kinds[std::string(kQueueFullDetail)] += queue_full_;
+  }
+  queue_timeouts_ = queue_full_ = 0;
   return std::move(report_);
 }
 
@@ -620,6 +741,7 @@ LoadReport ClientLoop::TakeReport() {
 void ClientLoop::Begin(int64_t start_us) {
   start_us_ = start_us;
   last_end_us_ = start_us;
+  last_issued_us_ = start_us;
   next_due_us_ = start_us;
   // Armed first: a loop whose tickets are all gone finishes inside the
   // dispatch below, and the finish waits for the sweep's handler.
@@ -642,7 +764,10 @@ void ClientLoop::OnIdle(Conn* conn, int64_t now_us) {
 void ClientLoop::Dispatch(Conn* conn, int64_t now_us) {
   if (!open_ && !issuing_done_) {
     int64_t path = tickets_.Take(now_us);
-    if (path >= 0) return StartOn(conn, static_cast<uint32_t>(path), now_us);
+    if (path >= 0) {
+      last_issued_us_ = now_us;
+      return StartOn(conn, static_cast<uint32_t>(path), now_us);
+    }
     issuing_done_ = true;
   }
   if (!due_.empty()) {
@@ -662,14 +787,21 @@ void ClientLoop::StartOn(Conn* conn, uint32_t path, int64_t base_us) {
 
 // Open loop: issues every request due by now (load.h invariant (4)), hands
 // them to idle connections in order, and sleeps until the next due time.
+// No connection becomes idle during the call, so once due_ is full every
+// other request due by now is beyond it: SkipDue fails them all at once.
 void ClientLoop::IssueDue() {
+  if (tickets_.Stopped()) return StopIssuing();
   int64_t now = loop_.NowMicros();
   while (next_due_us_ <= now) {
+    if (due_.size() >= max_queued_) {
+      if (!SkipDue(now)) return StopIssuing();
+      break;
+    }
     int64_t path = tickets_.Take(next_due_us_);
     if (path < 0) return StopIssuing();
+    last_issued_us_ = next_due_us_;
     due_.push({next_due_us_, static_cast<uint32_t>(path)});
-    ++issued_;
-    next_due_us_ = start_us_ + static_cast<int64_t>(static_cast<double>(issued_) * interval_us_);
+    next_due_us_ = DueAt(++issued_);
     while (!due_.empty() && !idle_.empty()) {
       Conn* conn = idle_.back();  // the most recently used: its socket is warm
       idle_.pop_back();
@@ -678,8 +810,44 @@ void ClientLoop::IssueDue() {
       StartOn(conn, e.path, e.due_us);
     }
   }
-  if (next_due_us_ >= tickets_.deadline_us()) return StopIssuing();
+  // Not sleeping until the next due time only to learn that no ticket is
+  // left (at 1/s that is a second added to the run).
+  if (next_due_us_ >= tickets_.deadline_us() || tickets_.Exhausted()) return StopIssuing();
   ArmRateTimer(now);
+}
+
+// When request k of this loop is due (load.h (4)); kNoDeadline when that is
+// out of range (a rate so low that the request is never due).
+int64_t ClientLoop::DueAt(uint64_t k) const {
+  constexpr double kNever = 4e18;  // microseconds: 127,000 years
+  double offset = static_cast<double>(k) * interval_us_;
+  if (!(offset < kNever)) return kNoDeadline;
+  return start_us_ + static_cast<int64_t>(offset);
+}
+
+// Issues, unsent, every request due by `now_us` (and before the deadline)
+// from issued_ on, in O(1) whatever the rate. Returns false when tickets ran
+// out (count or stop) on the way.
+bool ClientLoop::SkipDue(int64_t now_us) {
+  int64_t until = std::min(now_us, tickets_.deadline_us() - 1);
+  // The first k due after `until`: estimated, then corrected for rounding.
+  // Capped where a double stops counting exactly (2^53 requests a loop).
+  constexpr uint64_t kMaxK = uint64_t{1} << 53;
+  double estimate =
+      std::ceil(std::max(0.0, static_cast<double>(until - start_us_ + 1) / interval_us_));
+  uint64_t k = estimate >= static_cast<double>(kMaxK) ? kMaxK : static_cast<uint64_t>(estimate);
+  k = std::max(k, issued_);
+  while (k > issued_ && DueAt(k - 1) > until) --k;
+  while (k < kMaxK && DueAt(k) <= until) ++k;
+  uint64_t due = k - issued_;
+  uint64_t taken = tickets_.TakeUnsent(due);
+  if (taken > 0) {
+    last_issued_us_ = DueAt(issued_ + taken - 1);
+    issued_ += taken;
+    next_due_us_ = DueAt(issued_);
+    FailUnsent(taken, /*queue_full=*/true, now_us);
+  }
+  return taken == due;
 }
 
 void ClientLoop::ArmRateTimer(int64_t now_us) {
@@ -711,10 +879,12 @@ void ClientLoop::OnSweep() {
   int64_t now = loop_.NowMicros();
   for (auto& c : conns_) c->OnSweep(now);
   // Requests that waited for a connection past their timeout never went out.
-  while (!due_.empty() && now - due_.front().due_us >= plan_.timeout_us) {
-    due_.pop();
-    RecordFailure("timeout", "timeout", now);
-  }
+  uint64_t expired = 0;
+  for (; !due_.empty() && now - due_.front().due_us >= plan_.timeout_us; ++expired) due_.pop();
+  if (expired > 0) FailUnsent(expired, /*queue_full=*/false, now);
+  // Stopped while asleep until the next due time (which may be far off at a
+  // low rate): the timer's handler sees the stop and ends the issuing.
+  if (rate_pending_ && tickets_.Stopped()) rate_timer_.cancel();
   ArmSweep();
   MaybeFinish();
 }
@@ -832,17 +1002,23 @@ Result<Plan> MakePlan(const LoadOptions& opts, asio::io_context& io,
   return plan;
 }
 
-// Sums the loops' reports (load.h: failures by class, series by bin).
+// Sums the loops' reports (load.h: failures by class, series by bin, 2xx by
+// path); the times are the latest of any loop.
 LoadReport Merge(std::vector<std::unique_ptr<ClientLoop>>& loops, int64_t start_us, double rate) {
   LoadReport out;
   int64_t last_end = start_us;
+  int64_t last_issued = start_us;
   for (auto& loop : loops) {
     LoadReport r = loop->TakeReport();
     last_end = std::max(last_end, loop->last_end_us());
+    last_issued = std::max(last_issued, loop->last_issued_us());
     out.completed += r.completed;
     out.failed += r.failed;
     out.errors += r.errors;
     out.late += r.late;
+    out.unsent += r.unsent;
+    if (r.ok_by_path.size() > out.ok_by_path.size()) out.ok_by_path.resize(r.ok_by_path.size());
+    for (size_t i = 0; i < r.ok_by_path.size(); ++i) out.ok_by_path[i] += r.ok_by_path[i];
     for (const auto& [status, n] : r.by_status) out.by_status[status] += n;
     for (const auto& [kind, n] : r.failures) out.failures[kind] += n;
     for (const auto& [kind, n] : r.error_kinds) out.error_kinds[kind] += n;
@@ -860,6 +1036,7 @@ LoadReport Merge(std::vector<std::unique_ptr<ClientLoop>>& loops, int64_t start_
   if (rate == 0) out.service_latency = out.latency;
   out.target_rate = rate;
   out.seconds = static_cast<double>(last_end - start_us) / 1e6;
+  out.send_seconds = static_cast<double>(last_issued - start_us) / 1e6;
   return out;
 }
 
@@ -909,12 +1086,16 @@ std::string ParseAuthority(std::string_view authority, Url* out) {
 
 Result<Url> ParseUrl(std::string_view url) {
   auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("URL \"" + std::string(url) + "\": " + why);
+    return Status::InvalidArgument("URL \"" + Printable(url) + "\": " + why);
   };
   if (StartsWithNoCase(url, "https://")) {
     return bad("https is not supported (the load client speaks plain HTTP/1.1); use http://");
   }
   if (!StartsWithNoCase(url, "http://")) return bad("expected http://host[:port][/path]");
+  // Checked over the whole URL: in the host it would reach the Host header.
+  if (std::any_of(url.begin(), url.end(), IsSpaceOrControl)) {
+    return bad("spaces and control characters are not allowed (percent-encode them: %20)");
+  }
   std::string_view rest = url.substr(7);
   size_t end = rest.find_first_of("/?#");
   std::string_view tail = end == std::string_view::npos ? "" : rest.substr(end);
@@ -958,7 +1139,8 @@ Result<LoadReport> RunLoad(const LoadOptions& opts, Progress* progress,
   uint64_t conns = opts.connections;
   if (opts.requests > 0) conns = std::min(conns, opts.requests);
   size_t threads = static_cast<size_t>(std::min<uint64_t>(opts.threads, conns));
-  Tickets tickets(opts.requests, std::move(weights));
+  Tickets tickets(opts.requests, std::move(weights),
+                  progress != nullptr ? &progress->stop : nullptr);
 
   sched::LoopGroup group(threads);
   // After `group`, so destroyed before it: sockets before their io_context.
@@ -1000,7 +1182,7 @@ Result<std::string> FetchOnce(const std::string& url, sched::RealScheduler& loop
   std::vector<uint32_t> weights;
   EDGELAB_ASSIGN_OR_RETURN(Plan plan, MakePlan(opts, loop.io(), &weights));
   plan.keep_body = true;
-  Tickets tickets(1, std::move(weights));
+  Tickets tickets(1, std::move(weights), nullptr);
   sched::Fiber* waiter = loop.Current();
   EDGELAB_CHECK(waiter != nullptr);  // FetchOnce must run on a fiber
   std::vector<std::unique_ptr<ClientLoop>> loops;

@@ -73,7 +73,8 @@ struct Url {
 };
 
 // kInvalidArgument naming the URL and the problem: not http:// (https is not
-// supported: the load client speaks plain HTTP/1.1), no host, a bad port.
+// supported: the load client speaks plain HTTP/1.1), no host, a bad port, a
+// path with spaces or control characters (they would break the request line).
 Result<Url> ParseUrl(std::string_view url);
 
 // One request target of a mixed workload.
@@ -103,9 +104,17 @@ struct LoadOptions {
 
 // A request written this long after its due time is late (open loop).
 inline constexpr int64_t kLateMicros = 1000;
+// Open loop: due requests a client loop holds, per connection of it, waiting
+// for a connection; more are counted unsent at once (a rate far above what
+// the server answers must not grow memory without bound).
+inline constexpr size_t kMaxQueuedPerConnection = 1024;
 
 // Live counters of a run; updated by the client threads, readable anywhere.
 struct Progress {
+  // Set from any thread to end the run early (Ctrl-C): no request is issued
+  // after the loops see it, as if the duration had run out (invariant (5));
+  // requests in flight finish or time out and count.
+  std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};       // requests written (re-sends not counted)
   std::atomic<uint64_t> completed{0};  // see LoadReport
   std::atomic<uint64_t> failed{0};
@@ -134,15 +143,29 @@ struct LoadReport {
   // Requests without a response, by detail: "connect: Connection refused",
   // "timeout", "read: end of stream", ... Sums to `errors`.
   std::map<std::string, uint64_t> error_kinds;
-  double seconds = 0;          // from the start of the run to the last request ended
-  double target_rate = 0;      // the asked rate (0: closed loop)
-  uint64_t late = 0;           // open loop: requests written > kLateMicros after due
+  double seconds = 0;       // from the start of the run to the last request ended
+  double send_seconds = 0;  // from the start to the last request issued (due, open loop)
+  double target_rate = 0;   // the asked rate (0: closed loop)
+  uint64_t late = 0;        // open loop: requests written > kLateMicros after due
+  // Open loop: requests that were due but never written: they timed out
+  // waiting for a connection, or did not fit the queue of due requests
+  // (kMaxQueuedPerConnection per connection; counted as "timeout" failures
+  // too). Not in `late`.
+  uint64_t unsent = 0;
+  // 2xx answers per entry of LoadOptions::paths (one entry, the URL's path,
+  // when paths is empty): what --verify counts as increments.
+  std::vector<uint64_t> ok_by_path;
   Histogram latency;           // microseconds, of every response (any status); (3), (4)
   Histogram service_latency;   // open loop: from the write; closed loop: same as latency
   std::vector<Second> series;  // [i]: [i, i+1) x kSeriesBinMicros from the start
 
   uint64_t requests() const { return completed + failed; }
+  // Every request issued, answered or not, per second of the run.
   double RequestsPerSecond() const { return seconds > 0 ? requests() / seconds : 0; }
+  // Throughput: successful (2xx/3xx) answers per second of the run.
+  double CompletedPerSecond() const { return seconds > 0 ? completed / seconds : 0; }
+  // Open loop: the rate requests were issued at (compare with target_rate).
+  double SendRate() const { return send_seconds > 0 ? requests() / send_seconds : 0; }
 };
 
 // Runs the load described by `opts` and blocks until every request issued

@@ -10,6 +10,9 @@
 #include "bench/load.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,11 +20,13 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -39,6 +44,8 @@ using tcp = asio::ip::tcp;
 //   /close  200 with "Connection: close"
 //   /hang   never, until Release()
 //   /404    404 "nope"
+//   /500    500 "no"
+//   /302    302 "elsewhere"
 //   other   every 10th request (by arrival order across loops) 500, else
 //           200 "v=<body>"
 // and counts the requests by target.
@@ -57,6 +64,8 @@ class CountingHandler final : public http::Handler {
     if (req.target == "/ok") return done({200, {}, "ok"});
     if (req.target == "/close") return done({200, {{"Connection", "close"}}, "bye"});
     if (req.target == "/404") return done({404, {}, "nope"});
+    if (req.target == "/500") return done({500, {}, "no"});
+    if (req.target == "/302") return done({302, {{"Location", "/ok"}}, "elsewhere"});
     if (req.target == "/hang") {
       std::lock_guard<std::mutex> lock(mu_);
       hung_.emplace_back(loop, std::move(done));
@@ -188,6 +197,12 @@ TEST_F(LoadTest, SendsExactlyNRequestsAndCountsThe500sByStatus) {
   EXPECT_LE(r->latency.Percentile(50), r->latency.Max());
   EXPECT_EQ(r->target_rate, 0);
   EXPECT_EQ(r->late, 0u);
+  EXPECT_EQ(r->unsent, 0u);
+  EXPECT_EQ(r->ok_by_path, std::vector<uint64_t>{900});  // one entry: the URL's path
+  // Closed loop: the last ticket was taken after some answers, before the
+  // last answer.
+  EXPECT_GT(r->send_seconds, 0);
+  EXPECT_LE(r->send_seconds, r->seconds);
   ExpectConsistent(*r);
 }
 
@@ -257,6 +272,84 @@ TEST_F(LoadTest, ACountEndsARunBeforeItsDuration) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->completed, 50u);
   EXPECT_LT(r->seconds, 30.0);
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST_F(LoadTest, StopEndsAClosedLoopRunAfterTheRequestsInFlight) {
+  LoadOptions opts;
+  opts.url = Url("/ok");
+  opts.requests = 100'000'000;  // hours of work at the speed of this server
+  opts.connections = 4;
+  opts.threads = 2;
+  Progress progress;
+  auto start = std::chrono::steady_clock::now();
+  Result<LoadReport> r = RunLoad(opts, &progress, [&] { progress.stop = true; });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(SecondsSince(start), 30.0);
+  EXPECT_GT(r->requests(), 0u);
+  EXPECT_LT(r->requests(), opts.requests);
+  // Every request issued was answered and counted.
+  EXPECT_EQ(r->errors, 0u) << FirstError(*r);
+  EXPECT_EQ(r->completed, r->requests());
+  EXPECT_EQ(handler_.requests(), r->requests());
+  EXPECT_EQ(progress.sent.load(), r->requests());
+  EXPECT_EQ(progress.completed.load(), r->completed);
+  EXPECT_LE(r->send_seconds, r->seconds);
+  ExpectConsistent(*r);
+}
+
+TEST_F(LoadTest, StopEndsAnOpenLoopRunEvenBetweenDueTimes) {
+  // At 2000/s the stop comes while requests fall due; at 0.5/s while the
+  // loop sleeps for 2 s until request 1 is due: it must not wait for it.
+  for (double rate : {2000.0, 0.5}) {
+    LoadOptions opts;
+    opts.url = Url("/ok");
+    opts.requests = 100'000'000;
+    opts.rate = rate;
+    opts.connections = 4;
+    opts.threads = 2;
+    if (rate < 1) opts.connections = opts.threads = 1;
+    Progress progress;
+    uint64_t handled_before = handler_.requests();
+    auto start = std::chrono::steady_clock::now();
+    Result<LoadReport> r = RunLoad(opts, &progress, [&] { progress.stop = true; });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    double elapsed = SecondsSince(start);
+    EXPECT_LT(elapsed, 30.0) << rate;
+    if (rate < 1) {
+      EXPECT_LT(elapsed, 1.9);  // the sweep saw the stop, not the due time
+      EXPECT_EQ(r->requests(), 1u);
+      EXPECT_EQ(r->send_seconds, 0);  // request 0 is due at the start
+    } else {
+      EXPECT_GT(r->requests(), 0u);
+      EXPECT_LT(r->requests(), opts.requests);
+    }
+    EXPECT_EQ(r->errors, 0u) << FirstError(*r);
+    EXPECT_EQ(r->unsent, 0u);
+    EXPECT_EQ(handler_.requests() - handled_before, r->requests());
+    EXPECT_EQ(progress.sent.load(), r->requests());
+    ExpectConsistent(*r);
+  }
+}
+
+TEST_F(LoadTest, CountsTheSuccessfulAnswersOfEachPath) {
+  LoadOptions opts;
+  opts.url = Url("/ignored");
+  opts.paths = {{"/ok", 3}, {"/500", 1}, {"/302", 1}};
+  opts.requests = 500;
+  opts.connections = 5;
+  opts.threads = 2;
+  Result<LoadReport> r = RunLoad(opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // 2xx only: a 302 is a completed request but not a success of its path.
+  EXPECT_EQ(r->ok_by_path, (std::vector<uint64_t>{300, 0, 0}));
+  EXPECT_EQ(r->completed, 400u) << FirstError(*r);
+  EXPECT_EQ(r->by_status[500], 100u);
+  EXPECT_EQ(r->by_status[302], 100u);
+  ExpectConsistent(*r);
 }
 
 // The nginx algorithm, one step at a time: the model the client must match
@@ -418,6 +511,8 @@ TEST_F(LoadTest, RejectsBadOptionsAndUrls) {
        [](LoadOptions& o) {
          o.paths = {{"/a b", 1}};
        }},
+      {"URL with a space", [this](LoadOptions& o) { o.url = Url("/a b"); }},
+      {"URL with CRLF", [this](LoadOptions& o) { o.url = Url("/a\r\nX-Evil: 1"); }},
       {"weight 0",
        [](LoadOptions& o) {
          o.paths = {{"/a", 0}};
@@ -676,6 +771,66 @@ TEST(LoadFailureTest, ResendsOnceWhenTheServerDroppedAnIdleConnection) {
   EXPECT_EQ(progress.sent.load(), 50u);  // re-sends are not counted
 }
 
+// The child of the test below: two requests at 1/s to a refused port. Once
+// the first has failed (due at 0), the tick uses up every file descriptor,
+// so the second (due at 1 s) cannot open its socket. Writes the error kinds
+// as "detail=n;..." to `out` and returns the exit code.
+int RunOutOfDescriptors(int out) {
+  asio::io_context io;
+  tcp::socket bound(io);  // bound but not listening: connecting is refused
+  bound.open(tcp::v4());
+  bound.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 2;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_cur, 256);  // few to use up
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 3;
+  LoadOptions opts;
+  opts.url = "http://127.0.0.1:" + std::to_string(bound.local_endpoint().port()) + "/";
+  opts.requests = 2;
+  opts.rate = 1;
+  opts.connections = 1;
+  opts.timeout_s = 10;
+  Progress progress;
+  std::vector<int> held;
+  bool full = false;
+  Result<LoadReport> r = RunLoad(opts, &progress, [&] {
+    if (full || progress.failed.load() == 0) return;
+    for (int fd; (fd = dup(out)) >= 0;) held.push_back(fd);
+    full = true;
+  });
+  for (int fd : held) close(fd);
+  std::string text = r.ok() ? "" : r.status().ToString();
+  if (r.ok()) {
+    for (const auto& [kind, n] : r->error_kinds) text += kind + "=" + std::to_string(n) + ";";
+  }
+  return write(out, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : 4;
+}
+
+TEST(LoadFailureTest, SaysTooManyOpenFilesWhenNoSocketCanBeOpened) {
+  // In a child process: its descriptor limit and table are its own. This
+  // test runs no fixture, so no other thread is alive to fork in the middle.
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    alarm(60);  // a stuck child dies rather than hang the test
+    _exit(RunOutOfDescriptors(pipe_fds[1]));
+  }
+  close(pipe_fds[1]);
+  std::string out;
+  char buf[256];
+  for (ssize_t n; (n = read(pipe_fds[0], buf, sizeof buf)) > 0;) out.append(buf, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  // Not "connect: Operation canceled", which says nothing of the cause.
+  EXPECT_EQ(out, "connect: Connection refused=1;connect: Too many open files=1;");
+}
+
 TEST(OpenLoopTest, CorrectsForCoordinatedOmission) {
   // 400 requests due at 400/s over one connection; the server holds the
   // answer to request 120 (due at 0.3 s) for 300 ms. About 120 requests
@@ -726,8 +881,14 @@ TEST_F(LoadTest, OpenLoopKeepsToTheRate) {
   EXPECT_GE(r->series.size(), 50u);
   EXPECT_GE(ticks, 1);
   EXPECT_FALSE(ticked_elsewhere);
-  EXPECT_GE(r->RequestsPerSecond(), 100);
-  EXPECT_LT(r->late, 25u);  // a fast server: late only when the machine is busy
+  // How many are late or how fast the run went depends on how busy the
+  // machine is (CI runs this under ASan beside other tests): not asserted.
+  EXPECT_LE(r->late, r->requests());
+  // The last due time is 0.49 s or, when one loop fell behind and the other
+  // took its tickets, later; never after the last answer.
+  EXPECT_GE(r->send_seconds, 0.49);
+  EXPECT_LE(r->send_seconds, r->seconds);
+  EXPECT_EQ(r->unsent, 0u);
   ExpectConsistent(*r);
 }
 
@@ -744,6 +905,44 @@ TEST_F(LoadTest, OpenLoopIssuesExactlyTheRequestsDueBeforeTheDeadline) {
   // Each loop: due at 0, 10, ..., 490 ms; 500 ms is the deadline.
   EXPECT_EQ(r->requests(), 100u) << FirstError(*r);
   EXPECT_EQ(handler_.requests(), 100u);
+  EXPECT_DOUBLE_EQ(r->send_seconds, 0.49);
+  EXPECT_DOUBLE_EQ(r->SendRate(), 100 / 0.49);
+  ExpectConsistent(*r);
+}
+
+TEST_F(LoadTest, OpenLoopFailsRequestsBeyondTheQueueUnsentWithoutGrowing) {
+  // 1e8/s for 0.3 s: 3e7 requests due, a few thousand answered. Queued one
+  // by one they would take ~500 MB and a loop over each; beyond the bounded
+  // queue they are failed in one step per wake-up.
+  LoadOptions opts;
+  opts.url = Url("/ok");
+  opts.requests = 0;
+  opts.duration_s = 0.3;
+  opts.rate = 1e8;
+  opts.connections = 2;
+  opts.threads = 2;
+  Progress progress;
+  auto start = std::chrono::steady_clock::now();
+  Result<LoadReport> r = RunLoad(opts, &progress);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(SecondsSince(start), 30.0);
+  // Each loop issues every request due before the deadline: 5e7/s x 0.3 s
+  // (give or take the rounding of the last due time).
+  EXPECT_NEAR(static_cast<double>(r->requests()), 3e7, 2);
+  EXPECT_GT(r->completed, 0u);
+  EXPECT_GT(r->unsent, 0u);
+  // Nothing else failed: a request was answered, or never written.
+  EXPECT_EQ(r->errors, r->unsent);
+  EXPECT_EQ(r->completed + r->unsent, r->requests()) << FirstError(*r);
+  EXPECT_EQ(r->failures["timeout"], r->unsent);
+  EXPECT_EQ(r->error_kinds["not sent: queue full"], r->unsent);
+  EXPECT_EQ(progress.sent.load(), r->completed);
+  EXPECT_EQ(handler_.requests(), r->completed);
+  EXPECT_EQ(progress.completed.load() + progress.failed.load(), r->requests());
+  EXPECT_LE(r->late, r->completed);
+  EXPECT_GT(r->send_seconds, 0.29);
+  EXPECT_LT(r->send_seconds, 0.3);
+  EXPECT_GT(r->SendRate(), 0.9e8);
   ExpectConsistent(*r);
 }
 
@@ -765,6 +964,9 @@ TEST(OpenLoopFailureTest, TimesOutRequestsWaitingForAConnection) {
   // too: between 1 and 20 were written, never more.
   EXPECT_GE(progress.sent.load(), 1u);
   EXPECT_LE(progress.sent.load(), 20u);
+  // Those that timed out in the queue were never written: unsent, not late.
+  EXPECT_EQ(progress.sent.load() + r->unsent, 20u);
+  EXPECT_GE(r->unsent, 1u);
   ExpectConsistent(*r);
 }
 
@@ -799,6 +1001,32 @@ TEST(ParseUrlTest, RejectsWhatItCannotLoad) {
   }
   EXPECT_NE(ParseUrl("https://x/").status().message().find("https is not supported"),
             std::string::npos);
+}
+
+TEST(ParseUrlTest, RejectsSpacesAndControlCharactersNamingTheUrl) {
+  // The URL as given, and as the message shows it (control characters escaped).
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"http://h/a b", "http://h/a b"},
+      {"http://h/?q=a b", "http://h/?q=a b"},
+      {"http://h/a\r\nX-Evil: 1", "http://h/a\\r\\nX-Evil: 1"},
+      {"http://h/a\tb", "http://h/a\\tb"},
+      {std::string("http://h/\0x", 11), "http://h/\\x00x"},
+      {"http://h/\x01", "http://h/\\x01"},
+      {"http://h/\x7f", "http://h/\\x7f"},
+      {"http://h\r\n/", "http://h\\r\\n/"},  // it would reach the Host header
+      {"http://h /", "http://h /"},
+  };
+  for (const auto& [url, shown] : cases) {
+    Result<Url> u = ParseUrl(url);
+    EXPECT_EQ(u.status().code(), Code::kInvalidArgument) << shown;
+    EXPECT_NE(u.status().message().find("\"" + shown + "\""), std::string::npos)
+        << u.status().ToString();
+    EXPECT_NE(u.status().message().find("control characters"), std::string::npos)
+        << u.status().ToString();
+  }
+  // Percent-encoded, and bytes above ASCII, are the server's business.
+  EXPECT_EQ(ParseUrl("http://h/a%20b").value().target, "/a%20b");
+  EXPECT_EQ(ParseUrl("http://h/caf\xc3\xa9").value().target, "/caf\xc3\xa9");
 }
 
 }  // namespace
