@@ -146,7 +146,9 @@ std::string MeanText(const TargetResult& t, const std::string& key) {
     int decimals = s.mean < 10 ? 2 : s.mean < 100 ? 1 : 0;
     return pm(Fixed(s.mean, decimals), Fixed(s.stddev, decimals)) + " ms";
   }
-  if (key == "requests_per_second") return pm(Thousands(s.mean), Thousands(s.stddev)) + " req/s";
+  if (key == "requests_per_second" || key == "throughput") {
+    return pm(Thousands(s.mean), Thousands(s.stddev)) + " req/s";
+  }
   if (key == "kept") {
     return pm(Thousands(s.mean), Thousands(s.stddev)) + " of " + Thousands(MeanWanted(t));
   }
@@ -164,9 +166,9 @@ std::string RangeText(const TargetResult& t, const std::string& key) {
   Summary s = SummaryOf(t, key);
   if (s.n == 0) return "n/a";
   auto one = [&](double v) {
-    if (key == "requests_per_second" || key == "kept") return Thousands(v);
+    if (key == "requests_per_second" || key == "throughput" || key == "kept") return Thousands(v);
     if (key == "monthly_usd") return UsdText(v);
-    if (key == "failed_pct" || key == "late_pct") return PctText(v);
+    if (key == "failed_pct" || key == "late_pct" || key == "accuracy_pct") return PctText(v);
     return MsText(v);
   };
   return one(s.min) + "–" + one(s.max);
@@ -174,16 +176,43 @@ std::string RangeText(const TargetResult& t, const std::string& key) {
 
 struct Change {
   std::optional<double> pct;  // null when a is 0
-  std::string verdict;        // "better", "worse", "same"
+  std::string verdict;        // "better", "worse", "same", or "unsure" (one rep)
+  bool noise = false;         // "same" because the reps cannot tell the two apart
 };
 
+// Two-sided 95% critical values of Student's t for 1..30 degrees of freedom.
+double CriticalT(double df) {
+  static const double kT[] = {12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                              2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                              2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (!(df >= 1)) return kT[0];
+  if (df > 30) return 1.96;
+  return kT[static_cast<size_t>(std::floor(df)) - 1];
+}
+
+// The verdict on B against A: "same" when the means are within 0.5% or,
+// with two reps or more on each side, when Welch's t-test cannot tell them
+// apart at 95%; "unsure" with a single rep; else better or worse.
 Change ChangeOf(const Figure& f, const Summary& a, const Summary& b) {
   Change c;
-  if (a.n == 0 || b.n == 0) return {std::nullopt, "same"};
+  if (a.n == 0 || b.n == 0) return {std::nullopt, "same", false};
   if (a.mean != 0) c.pct = (b.mean - a.mean) / std::fabs(a.mean) * 100;
   bool same = c.pct ? std::fabs(*c.pct) < 0.5 : b.mean == a.mean;
+  if (!same && a.n >= 2 && b.n >= 2) {
+    double va = a.stddev * a.stddev / static_cast<double>(a.n);
+    double vb = b.stddev * b.stddev / static_cast<double>(b.n);
+    if (va + vb > 0) {
+      double t = std::fabs(b.mean - a.mean) / std::sqrt(va + vb);
+      double df =
+          (va + vb) * (va + vb) /
+          ((va * va) / static_cast<double>(a.n - 1) + (vb * vb) / static_cast<double>(b.n - 1));
+      if (t < CriticalT(df)) same = c.noise = true;
+    }
+  }
   if (same) {
     c.verdict = "same";
+  } else if (a.n < 2 || b.n < 2) {
+    c.verdict = "unsure";
   } else {
     c.verdict = (b.mean < a.mean) == f.lower_is_better ? "better" : "worse";
   }
@@ -192,12 +221,14 @@ Change ChangeOf(const Figure& f, const Summary& a, const Summary& b) {
 
 std::string ChangeText(const Change& c, const Summary& a, const Summary& b) {
   if (a.n == 0 || b.n == 0) return "";
-  if (c.verdict == "same") return "same";
-  std::string dir =
-      c.pct ? (*c.pct < 0 ? "lower" : "higher") : (b.mean < a.mean ? "lower" : "higher");
-  std::string amount = c.pct ? Fixed(std::fabs(*c.pct), std::fabs(*c.pct) < 10 ? 1 : 0) + "% " : "";
-  if (!c.pct) return "up from 0 (" + c.verdict + ")";
-  return amount + dir + " (" + c.verdict + ")";
+  if (c.verdict == "same" && !c.noise) return "same";
+  std::string dir = b.mean < a.mean ? "lower" : "higher";
+  if (!c.pct)
+    return "up from 0" + std::string(c.verdict == "unsure" ? " (one rep)" : " (" + c.verdict + ")");
+  std::string amount = Fixed(std::fabs(*c.pct), std::fabs(*c.pct) < 10 ? 1 : 0) + "% " + dir;
+  if (c.noise) return amount + " (within noise)";
+  if (c.verdict == "unsure") return amount + " (one rep: noise unknown)";
+  return amount + " (" + c.verdict + ")";
 }
 
 // Pads `s` to `width` display columns ("±" and "–" are one column each).
@@ -218,10 +249,11 @@ size_t Columns(const std::string& s) {
 const std::vector<Figure>& Figures() {
   static const std::vector<Figure> kFigures = {
       {"p99_ms", "p99 latency", true},
-      {"requests_per_second", "throughput", false},
-      {"kept", "counter accuracy", false},
+      {"throughput", "throughput", false},
+      {"accuracy_pct", "counter accuracy", false},
       {"monthly_usd", "monthly cost", true},
       {"failed_pct", "failed requests", true},
+      {"kept", "updates kept", false},
       {"p50_ms", "p50 latency", true},
       {"p90_ms", "p90 latency", true},
       {"p99_9_ms", "p99.9 latency", true},
@@ -229,6 +261,8 @@ const std::vector<Figure>& Figures() {
       {"max_ms", "max latency", true},
       {"cpu_ms_per_request", "CPU per request", true},
       {"late_pct", "late requests", true},
+      {"unsent_pct", "requests never sent", true},
+      {"requests_per_second", "requests sent or failed per second", false},
   };
   return kFigures;
 }
@@ -250,6 +284,7 @@ std::optional<double> FigureOf(const Rep& rep, const std::string& key) {
   if (key == "p99_99_ms") return ms(99.99);
   if (key == "max_ms") return ms(100);
   if (key == "requests_per_second") return r.RequestsPerSecond();
+  if (key == "throughput") return r.CompletedPerSecond();
   if (key == "failed_pct") {
     if (r.requests() == 0) return std::nullopt;
     return 100.0 * static_cast<double>(r.failed) / static_cast<double>(r.requests());
@@ -257,6 +292,14 @@ std::optional<double> FigureOf(const Rep& rep, const std::string& key) {
   if (key == "kept") {
     if (!rep.verify) return std::nullopt;
     return static_cast<double>(rep.verify->kept());
+  }
+  if (key == "accuracy_pct") {
+    if (!rep.verify) return std::nullopt;
+    return rep.verify->AccuracyPct();
+  }
+  if (key == "unsent_pct") {
+    if (r.target_rate <= 0 || r.requests() == 0) return std::nullopt;
+    return 100.0 * static_cast<double>(r.unsent) / static_cast<double>(r.requests());
   }
   if (key == "monthly_usd") return rep.cost.monthly_usd;
   if (key == "cpu_ms_per_request") {
@@ -274,9 +317,12 @@ std::string FormatReport(const LoadReport& r) {
   std::string out = "requests   " + std::to_string(r.requests()) + " in " + Fixed(r.seconds, 2) +
                     " s, " + Fixed(r.RequestsPerSecond(), 1) + " req/s";
   if (r.target_rate > 0) {
-    out += " (target " + Fixed(r.target_rate, 1) + " req/s, " + std::to_string(r.late) + " late)";
+    out += "\nrate       target " + Fixed(r.target_rate, 1) + " req/s, sent at " +
+           Fixed(r.SendRate(), 1) + " req/s; " + std::to_string(r.late) + " sent late (> " +
+           std::to_string(kLateMicros / 1000) + " ms), " + std::to_string(r.unsent) + " never sent";
   }
-  out += "\ncompleted  " + std::to_string(r.completed) + "\n";
+  out += "\ncompleted  " + std::to_string(r.completed) + " (" + Fixed(r.CompletedPerSecond(), 1) +
+         " req/s)\n";
   out += "failed     " + std::to_string(r.failed);
   std::string breakdown = FailureBreakdown(r);
   if (!breakdown.empty()) out += ": " + breakdown;
@@ -297,11 +343,25 @@ std::string FormatTable(const BenchSpec& spec, const std::vector<TargetResult>& 
   if (compare) head.push_back("change");
   rows.push_back(head);
   const auto& figures = Figures();
+  // Accuracy reads as the post's "872 ± 45 of 1000" when every rep of every
+  // target wanted the same number of updates (-n), else as a percentage.
+  std::optional<int64_t> wanted;
+  bool same_wanted = true;
+  for (const TargetResult& t : targets) {
+    for (const Rep& rep : t.reps) {
+      if (!rep.verify) continue;
+      if (wanted && *wanted != rep.verify->wanted()) same_wanted = false;
+      wanted = rep.verify->wanted();
+    }
+  }
   for (size_t i = 0; i < kTableRows; ++i) {
     const Figure& f = figures[i];
-    if (std::string(f.key) == "kept" && spec.verify.empty()) continue;
+    std::string key = f.key;
+    if (key == "accuracy_pct" && spec.verify.empty()) continue;
     std::vector<std::string> row = {f.label};
-    for (const TargetResult& t : targets) row.push_back(MeanText(t, f.key));
+    for (const TargetResult& t : targets) {
+      row.push_back(MeanText(t, key == "accuracy_pct" && same_wanted ? "kept" : key));
+    }
     if (compare) {
       Summary a = SummaryOf(targets[0], f.key), b = SummaryOf(targets[1], f.key);
       row.push_back(ChangeText(ChangeOf(f, a, b), a, b));
@@ -329,7 +389,7 @@ std::string FormatTable(const BenchSpec& spec, const std::vector<TargetResult>& 
     out += "\nrange over " + std::to_string(reps) + " reps (min–max)\n";
     for (const TargetResult& t : targets) {
       out += "  " + Pad(t.label + ":", name_width) + "p99 " + RangeText(t, "p99_ms") + " ms, " +
-             RangeText(t, "requests_per_second") + " req/s";
+             RangeText(t, "throughput") + " req/s";
       if (!spec.verify.empty()) out += ", kept " + RangeText(t, "kept");
       out += ", " + RangeText(t, "monthly_usd") + ", failed " + RangeText(t, "failed_pct") + "\n";
     }
@@ -420,8 +480,11 @@ nlohmann::json ToJson(const LoadReport& r) {
                                              static_cast<double>(r.requests())},
       {"seconds", r.seconds},
       {"requests_per_second", r.RequestsPerSecond()},
+      {"completed_per_second", r.CompletedPerSecond()},
       {"target_rate", open ? nlohmann::json(r.target_rate) : nlohmann::json()},
+      {"send_rate", open ? nlohmann::json(r.SendRate()) : nlohmann::json()},
       {"late", open ? nlohmann::json(r.late) : nlohmann::json()},
+      {"unsent", open ? nlohmann::json(r.unsent) : nlohmann::json()},
       {"by_status", by_status},
       {"failures", r.failures},
       {"errors", r.errors},
@@ -471,6 +534,7 @@ nlohmann::json ToJson(const BenchSpec& spec, const std::vector<TargetResult>& ta
         {"monthly_requests", spec.monthly_requests}}},
       {"prices", prices},
       {"targets", nlohmann::json::array()},
+      {"interrupted", spec.interrupted},
       {"comparison", nullptr},
   };
   for (const TargetResult& t : targets) {
@@ -495,11 +559,11 @@ nlohmann::json ToJson(const BenchSpec& spec, const std::vector<TargetResult>& ta
                        {"before", v.before},
                        {"after", v.after},
                        {"expected", v.expected},
+                       {"indeterminate", v.indeterminate},
                        {"kept", v.kept()},
                        {"lost", v.lost()},
-                       {"accuracy_pct", v.wanted() == 0 ? 100.0
-                                                        : 100.0 * static_cast<double>(v.kept()) /
-                                                              static_cast<double>(v.wanted())}};
+                       {"extra", v.extra()},
+                       {"accuracy_pct", v.AccuracyPct()}};
       }
       const Usage& u = rep.usage;
       j["usage"] = {{"known", u.known},

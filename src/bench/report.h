@@ -25,7 +25,9 @@
 //     "kind": "worker" | "url",
 //     "reps": [{
 //       "rep": 1, "requests", "completed", "failed", "failed_pct", "seconds",
-//       "requests_per_second", "target_rate": x|null, "late": n|null,
+//       "requests_per_second",                   // every request, answered or not
+//       "completed_per_second",                  // 2xx/3xx: the throughput figure
+//       "target_rate": x|null, "send_rate": x|null, "late": n|null, "unsent": n|null,
 //       "by_status": {"200": n, ...},
 //       "failures": {"status 500": n, "timeout": n, ...},  // load.h classes
 //       "errors": n,                                       // no response at all
@@ -34,8 +36,8 @@
 //       "service_latency_ms": {same keys} | null,          // open loop only
 //       "series": [{"second": 1, "completed": n, "failed": n}, ...],  // ended in it
 //       "warmup": {"requests", "completed", "failed", "seconds"} | null,
-//       "verify": {"path", "before", "after", "expected", "kept", "lost",
-//                  "accuracy_pct"} | null,
+//       "verify": {"path", "before", "after", "expected", "indeterminate",
+//                  "kept", "lost", "extra", "accuracy_pct"} | null,
 //       "usage": {"known", "requests", "cpu_ms", "kv_reads", "kv_writes",
 //                 "kv_deletes", "kv_lists", "do_requests", "do_wall_s", "do_cpu_ms",
 //                 "do_read_units", "do_write_units"},
@@ -47,15 +49,17 @@
 //       "<figure key>": {"mean", "stddev", "min", "max", "n"}, ...},
 //     "histogram": {"unit": "us", "count": n,  // every rep's latency merged
 //                   "buckets": [[low_us, high_us, count], ...]},  // non-empty only
-//     "percentile_curve": [[percentile, ms], ...],  // merged; 0 .. 99.999
+//     "percentile_curve": [[percentile, ms], ...],  // merged; 0 .. 99.999, then 100 (max)
 //     "throughput_series": [[t_s, req_per_s], ...]  // mean over reps, at the end of each
 //                                              // interval: 1 s, finer for short runs
 //   }, ...],
+//   "interrupted": false,                      // true: Ctrl-C ended it; reps so far
 //   "comparison": null | {"a": 0, "b": 1, "rows": [{
 //       "key", "label", "a": {mean, stddev, ...}, "b": {...},
 //       "change_pct": x|null,                  // (b - a) / a * 100; null when a is 0
 //       "better": "lower"|"higher",            // which direction is good
-//       "verdict": "better"|"worse"|"same"}, ...]}
+//       "verdict": "better"|"worse"|"same"|"unsure"}, ...]}  // same: within 0.5% or
+//                                              // Welch's t at 95%; unsure: one rep
 // }
 #ifndef EDGELAB_BENCH_REPORT_H_
 #define EDGELAB_BENCH_REPORT_H_
@@ -85,11 +89,26 @@ std::string FormatReport(const LoadReport& report);
 struct Verify {
   std::string path;
   int64_t before = 0;    // the number at `path` before the run (warm-up included)
-  int64_t after = 0;     // after it
-  int64_t expected = 0;  // before + every 2xx/3xx answer of the run and its warm-up
+  int64_t after = 0;     // after it, once the server had finished every request
+  int64_t expected = 0;  // before + every 2xx answer of the run and its warm-up, on
+                         // paths other than `path` (reads of the counter are not updates)
+  // Requests that got no answer (timeout, closed): the server may or may not
+  // have counted them, as Jepsen's "info" operations.
+  int64_t indeterminate = 0;
   int64_t kept() const { return after - before; }
   int64_t wanted() const { return expected - before; }
-  int64_t lost() const { return expected - after; }
+  // Updates answered as done but missing; 0 when the count is at least the
+  // answered ones (the unanswered may add more).
+  int64_t lost() const { return expected > after ? expected - after : 0; }
+  // More than every request could have added: double counting.
+  int64_t extra() const {
+    return after > expected + indeterminate ? after - expected - indeterminate : 0;
+  }
+  double AccuracyPct() const {
+    return wanted() <= 0
+               ? 100.0
+               : 100.0 * static_cast<double>(wanted() - lost()) / static_cast<double>(wanted());
+  }
 };
 
 struct Rep {
@@ -116,11 +135,12 @@ struct BenchSpec {
   Prices prices;
   std::string command;  // as typed
   std::string created;  // UTC ISO 8601
+  bool interrupted = false;
 };
 
 // The figures of the post's table and of every summary, in table order.
 struct Figure {
-  const char* key;    // "p99_ms", "requests_per_second", "kept", "monthly_usd", "failed_pct", ...
+  const char* key;    // "p99_ms", "throughput", "accuracy_pct", "monthly_usd", "failed_pct", ...
   const char* label;  // "p99 latency", ...
   bool lower_is_better;
 };

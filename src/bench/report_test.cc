@@ -29,7 +29,7 @@ LoadReport SampleReport() {
 TEST(ReportTest, FormatsOneReadableBlock) {
   EXPECT_EQ(FormatReport(SampleReport()),
             "requests   1000 in 0.50 s, 2000.0 req/s\n"
-            "completed  900\n"
+            "completed  900 (1800.0 req/s)\n"
             "failed     100: status 500 x 90, timeout x 10\n"
             "latency    p50 1.20 ms, p90 2.00 ms, p99 4.56 ms, p99.9 12.3 ms, p99.99 12.3 ms, "
             "max 12.3 ms\n");
@@ -145,6 +145,41 @@ TEST(ReportTest, TableWithoutVerifyLeavesAccuracyOut) {
   EXPECT_NE(table.find("p99 latency"), std::string::npos) << table;
 }
 
+// A version compared with itself differs by noise: the verdict must say so
+// rather than call it better or worse; one rep cannot tell noise at all.
+TEST(ReportTest, ChangeWithinTheRepsNoiseIsSameAndOneRepIsUnsure) {
+  TargetResult a{"a", "a", true, {}}, b{"b", "b", true, {}};
+  for (double s : {0.50, 0.55, 0.45}) a.reps.push_back(CounterRep(1000, 1000, 20'000, s));
+  for (double s : {0.52, 0.47, 0.54}) b.reps.push_back(CounterRep(1000, 1000, 20'000, s));
+  std::string table = FormatTable(Spec(), {a, b});
+  size_t row = table.find("throughput");
+  ASSERT_NE(row, std::string::npos) << table;
+  std::string line = table.substr(row, table.find('\n', row) - row);
+  EXPECT_NE(line.find("(within noise)"), std::string::npos) << table;
+  nlohmann::json doc = ToJson(Spec(), {a, b});
+  for (const auto& r : doc["comparison"]["rows"]) {
+    if (r["key"] == "throughput") {
+      EXPECT_EQ(r["verdict"], "same");
+    }
+  }
+  TargetResult a1{"a", "a", true, {CounterRep(1000, 1000, 20'000, 0.5)}};
+  TargetResult b1{"b", "b", true, {CounterRep(1000, 1000, 20'000, 0.4)}};
+  BenchSpec one = Spec();
+  one.reps = 1;
+  table = FormatTable(one, {a1, b1});
+  EXPECT_NE(table.find("25% higher (one rep: noise unknown)"), std::string::npos) << table;
+}
+
+// With -d the reps want different numbers of updates: accuracy is compared
+// and shown as a share, not as counts of different totals.
+TEST(ReportTest, AccuracyIsAShareWhenTheRepsWantDifferentTotals) {
+  TargetResult a{
+      "a", "a", true, {CounterRep(50, 1000, 20'000, 0.5), CounterRep(60, 1200, 20'000, 0.5)}};
+  std::string table = FormatTable(Spec(), {a});
+  EXPECT_NE(table.find("counter accuracy   5.0% ± 0.0%"), std::string::npos) << table;
+  EXPECT_EQ(table.find(" of 1,"), std::string::npos) << table;
+}
+
 TEST(ReportTest, SummaryIsMeanStddevAndRange) {
   Summary s = Summarize({60, 64, 68});
   EXPECT_EQ(s.n, 3u);
@@ -190,7 +225,7 @@ TEST(ReportTest, JsonSchemaIsStable) {
     }
   }
   EXPECT_EQ(top, (std::set<std::string>{"schema", "created", "command", "load", "prices", "targets",
-                                        "comparison"}));
+                                        "interrupted", "comparison"}));
   EXPECT_EQ(target, (std::set<std::string>{"label", "target", "kind", "reps", "summary",
                                            "histogram", "percentile_curve", "throughput_series"}));
   EXPECT_EQ(rep, (std::set<std::string>{"rep",
@@ -200,6 +235,9 @@ TEST(ReportTest, JsonSchemaIsStable) {
                                         "failed_pct",
                                         "seconds",
                                         "requests_per_second",
+                                        "completed_per_second",
+                                        "send_rate",
+                                        "unsent",
                                         "target_rate",
                                         "late",
                                         "by_status",
