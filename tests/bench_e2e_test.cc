@@ -6,7 +6,10 @@
 // Timing: nothing here asserts a duration or a rate; counts and the shape of
 // the record are exact.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -157,6 +160,55 @@ TEST(BenchE2E, UrlTargetIsCostedOnRequestsAlone) {
   EXPECT_EQ(t["reps"][0]["verify"]["kept"], 50);
   EXPECT_NE(b.err.find("requests only"), std::string::npos) << b.err;
   EXPECT_EQ(s.Stop(), 0);
+}
+
+// Reads of the counter are not updates: in a mixed workload --verify counts
+// only the 2xx answers of the other paths.
+TEST(BenchE2E, VerifyCountsUpdatesNotReadsInAMixedWorkload) {
+  TempDir dir;
+  BenchRun b = Bench({CounterConfig(dir, "counter-cas"), "-n", "400", "-c", "10", "-p", "/@3", "-p",
+                      "/value@1", "--verify", "/value"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const auto& rep = b.doc["targets"][0]["reps"][0];
+  EXPECT_EQ(rep["completed"], 400) << rep.dump();
+  EXPECT_EQ(rep["verify"]["expected"], 300) << rep.dump();
+  EXPECT_EQ(rep["verify"]["kept"], 300) << rep.dump();
+  EXPECT_EQ(rep["verify"]["lost"], 0);
+  EXPECT_DOUBLE_EQ(rep["verify"]["accuracy_pct"].get<double>(), 100.0);
+}
+
+// A typo in the verify path would read as every update lost: after the run a
+// 404 is an error naming the path.
+TEST(BenchE2E, VerifyPathThatDoesNotExistIsAnError) {
+  TempDir dir;
+  ProcessRun r = RunEdgelab(
+      {"bench", CounterConfig(dir, "counter-cas"), "-n", "20", "-c", "2", "--verify", "/valeu"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("/valeu"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("a race"), std::string::npos) << r.out;
+}
+
+// Ctrl-C ends the run with its report (marked interrupted), exit 130, and
+// leaves no temporary data folder behind.
+TEST(BenchE2E, InterruptWritesWhatWasMeasuredAndCleansUp) {
+  TempDir dir;
+  TempDir tmp;  // the bench's $TMPDIR, to see what it leaves
+  std::string json = dir.path() + "/run.json";
+  std::string cmd = "TMPDIR=" + tmp.path() + " timeout --preserve-status -s INT 1.5 " +
+                    BuildPath("edgelab") + " bench " + CounterConfig(dir, "counter-cas") +
+                    " -d 30 -c 4 -q --json " + json + " >/dev/null 2>&1";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::ifstream in(json);
+  ASSERT_TRUE(in.good()) << "no JSON written";
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_TRUE(doc["interrupted"].get<bool>());
+  const auto& rep = doc["targets"][0]["reps"][0];
+  EXPECT_GT(rep["completed"].get<int64_t>(), 0);
+  EXPECT_LT(rep["seconds"].get<double>(), 20.0);  // ended early, not after -d 30
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));
 }
 
 TEST(BenchE2E, BadInputExitsTwoNamingTheProblem) {

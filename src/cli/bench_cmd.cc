@@ -4,7 +4,9 @@
 // when comparing, so drift on the machine hits both), reads the counter of
 // --verify after each, prices each repetition (bench/cost.h), and prints
 // the post's table; --json and --html write the whole record.
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,10 +72,16 @@ Result<Target> ResolveTarget(const std::string& text) {
   return t;
 }
 
-// The integer the verify URL answers (a missing counter, 404, reads as 0).
-Result<int64_t> ReadCounter(const std::string& url) {
+// The integer the verify URL answers. Before a run a missing counter (404)
+// reads as 0; after it, a 404 is an error: a typo in the path would otherwise
+// read as every update lost.
+Result<int64_t> ReadCounter(const std::string& url, bool missing_is_zero) {
   auto body = bench::Fetch(url);
-  if (!body.ok() && body.status().code() == Code::kNotFound) return int64_t{0};
+  if (!body.ok() && body.status().code() == Code::kNotFound) {
+    if (missing_is_zero) return int64_t{0};
+    return Status::InvalidArgument(body.status().message() +
+                                   " (after the run: is the --verify path right?)");
+  }
   if (!body.ok()) return body.status();
   try {
     size_t used = 0;
@@ -145,11 +153,19 @@ class ProgressLine {
     double s = static_cast<double>(sched::MonotonicMillis() - start_) / 1000.0;
     uint64_t done =
         p.completed.load(std::memory_order_relaxed) + p.failed.load(std::memory_order_relaxed);
-    std::fprintf(
-        stderr, "\r\033[K%s  %.1f s  sent %s  done %s  %s req/s  errors %s", what_.c_str(), s,
+    char line[512];
+    std::snprintf(
+        line, sizeof(line), "%s  %.1f s  sent %s  done %s  %s req/s  errors %s", what_.c_str(), s,
         Thousands(p.sent.load(std::memory_order_relaxed)).c_str(), Thousands(done).c_str(),
         Thousands(s > 0 ? static_cast<uint64_t>(static_cast<double>(done) / s) : 0).c_str(),
         Thousands(p.failed.load(std::memory_order_relaxed)).c_str());
+    // One row of the terminal: a wrapped line would leave a trail of rows
+    // that \r cannot go back over.
+    winsize ws{};
+    size_t width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+    std::string text(line);
+    if (text.size() >= width) text.resize(width - 1);
+    std::fprintf(stderr, "\r\033[K%s", text.c_str());
     std::fflush(stderr);
   }
   void Clear() {
@@ -162,10 +178,58 @@ class ProgressLine {
   int64_t start_;
 };
 
+// Ctrl-C (or SIGTERM) during a bench: the first ends the run early, keeping
+// what was measured (the results are printed and written, marked
+// interrupted); the second leaves at once, removing the temporary data.
+// Polled from the main thread: signals are blocked in every thread.
+class Interrupts {
+ public:
+  // Polls for a pending signal; on the second one, removes `temp` and exits.
+  void Poll(const std::string& temp) {
+    int sig = sched::WaitForSignalFor({SIGINT, SIGTERM}, 0);
+    if (sig == 0) return;
+    if (interrupted_) {
+      std::error_code ec;
+      if (!temp.empty()) fs::remove_all(temp, ec);
+      std::fprintf(stderr, "\nedgelab: %s again: stopping now\n", strsignal(sig));
+      std::fflush(stderr);
+      std::_Exit(130);
+    }
+    interrupted_ = true;
+    std::fprintf(stderr,
+                 "\nedgelab: %s: finishing the requests in flight, then the report (again to "
+                 "stop now)\n",
+                 strsignal(sig));
+  }
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  bool interrupted_ = false;
+};
+
 class Runner {
  public:
-  Runner(const BenchOptions& opts, bench::BenchSpec spec, bool tty)
-      : opts_(opts), spec_(std::move(spec)), tty_(tty) {}
+  Runner(const BenchOptions& opts, bench::BenchSpec spec, bool tty, Interrupts* interrupts)
+      : opts_(opts), spec_(std::move(spec)), tty_(tty), interrupts_(interrupts) {}
+
+  // Starts and stops each edge.toml target once on memory storage, so that a
+  // bad module fails before any load rather than after A's first rep.
+  Status Preflight(const Target& t, int* exit_code) {
+    instance::InstanceOptions io;
+    io.config = t.config;
+    io.data = ":memory:";
+    io.quiet = true;
+    io.threads = 1;
+    bool bad_input = false;
+    auto started = instance::Instance::Start(io, &bad_input);
+    if (!started.ok()) {
+      *exit_code = bad_input ? 2 : 1;
+      return started.status();
+    }
+    Status stopped = (*started)->Stop(opts_.drain_timeout_s);
+    if (stopped.code() == Code::kTimeout) started->release();  // instance.h (2): leave it be
+    return stopped;
+  }
 
   // One repetition of `t`; the rep's figures, or a failure to report.
   Result<bench::Rep> RunRep(const Target& t, const std::string& what, int* exit_code) {
@@ -174,6 +238,7 @@ class Runner {
     std::string base = t.url;
     if (t.worker) {
       EDGELAB_ASSIGN_OR_RETURN(data, TempData::Make());
+      temp_ = data->path();
       instance::InstanceOptions io;
       io.config = t.config;
       io.data = data->path();
@@ -194,23 +259,71 @@ class Runner {
     if (in) {
       Status stopped = in->Stop(opts_.drain_timeout_s);
       if (stopped.code() == Code::kTimeout) {
-        // Requests still run on its loops: it cannot be destroyed (instance.h).
-        std::fprintf(stderr, "edgelab: %s\n", stopped.message().c_str());
-        (void)in->Flush();
-        std::fflush(stdout);
-        std::_Exit(1);
+        // Requests still run on its loops: it cannot be destroyed
+        // (instance.h (2)). Its data is throwaway: leave the instance to
+        // the process's exit, remove the folder, and go on.
+        std::fprintf(stderr,
+                     "edgelab: %s: %s did not stop within %.0f s (--drain-timeout); its "
+                     "requests are abandoned\n",
+                     t.label.c_str(), stopped.message().c_str(), opts_.drain_timeout_s);
+        in.release();
+        stuck_ = true;
+        stopped = Status::OK();
       }
       if (s.ok()) s = stopped;
     }
+    temp_.clear();
     if (!s.ok()) return s;
     return rep;
   }
+
+  // A worker that did not stop was left running: the exit code says so.
+  bool stuck() const { return stuck_; }
+  const std::string& temp() const { return temp_; }
 
  private:
   // The URL of path `path` on the server at `base` (scheme://host:port...).
   static Result<std::string> On(const std::string& base, const std::string& path) {
     EDGELAB_ASSIGN_OR_RETURN(bench::Url u, bench::ParseUrl(base));
     return "http://" + u.HostHeader() + (path.empty() || path[0] != '/' ? "/" : "") + path;
+  }
+
+  // A load run with the live line and Ctrl-C.
+  Result<bench::LoadReport> Load(const bench::LoadOptions& lo, const std::string& what) {
+    ProgressLine line(tty_, what);
+    bench::Progress p;
+    p.stop = interrupts_->interrupted();
+    auto run = bench::RunLoad(lo, &p, [&] {
+      interrupts_->Poll(temp_);
+      if (interrupts_->interrupted()) p.stop = true;
+      line.Show(p);
+    });
+    line.Clear();
+    return run;
+  }
+
+  // Updates a run answered as done: 2xx answers on every path but the
+  // counter's own (reads of it are no updates).
+  int64_t Updates(const bench::LoadReport& r, const bench::LoadOptions& lo) const {
+    int64_t n = 0;
+    auto path_of = [](std::string p) { return p.substr(0, p.find('?')); };
+    for (size_t i = 0; i < r.ok_by_path.size(); ++i) {
+      std::string path = lo.paths.empty() ? bench::ParseUrl(lo.url)->target : lo.paths[i].path;
+      if (path_of(path) != path_of(spec_.verify)) n += static_cast<int64_t>(r.ok_by_path[i]);
+    }
+    return n;
+  }
+
+  // Waits (up to the request timeout) until the worker has finished every
+  // request and object call, including those the client gave up on: they
+  // may still count, and use what the bill counts.
+  void WaitForQuiet(instance::Instance* in) {
+    const int64_t deadline =
+        sched::MonotonicMillis() + static_cast<int64_t>(opts_.timeout_s * 1000);
+    while ((in->in_flight() != 0 || in->objects_busy() != 0) &&
+           sched::MonotonicMillis() < deadline) {
+      sched::SleepMillis(2);
+    }
   }
 
   Status Measure(const Target& t, const std::string& base, instance::Instance* in,
@@ -228,35 +341,33 @@ class Runner {
     bench::Verify v;
     v.path = spec_.verify;
     if (!verify_url.empty()) {
-      EDGELAB_ASSIGN_OR_RETURN(v.before, ReadCounter(verify_url));
+      EDGELAB_ASSIGN_OR_RETURN(v.before, ReadCounter(verify_url, /*missing_is_zero=*/true));
     }
     if (spec_.warmup_s > 0) {
       bench::LoadOptions w = lo;
       w.requests = 0;
       w.duration_s = spec_.warmup_s;
-      ProgressLine line(tty_, what + " warm-up");
-      bench::Progress p;
-      auto warm = bench::RunLoad(w, &p, [&] { line.Show(p); });
-      line.Clear();
+      auto warm = Load(w, what + " warm-up");
       if (!warm.ok()) return warm.status();
       rep->warmup = std::move(*warm);
+      if (in) WaitForQuiet(in);
     }
     abi::UsageCounts u0 = in ? in->usage() : abi::UsageCounts{};
-    ProgressLine line(tty_, what);
-    bench::Progress p;
-    auto run = bench::RunLoad(lo, &p, [&] { line.Show(p); });
-    line.Clear();
+    auto run = Load(lo, what);
     if (!run.ok()) return run.status();
     rep->load = std::move(*run);
     if (in) {
+      WaitForQuiet(in);
       rep->usage = ToBenchUsage(u0, in->usage());
     } else {
       rep->usage.requests = rep->load.requests();
     }
     if (!verify_url.empty()) {
-      EDGELAB_ASSIGN_OR_RETURN(v.after, ReadCounter(verify_url));
-      v.expected = v.before + static_cast<int64_t>(rep->load.completed) +
-                   static_cast<int64_t>(rep->warmup ? rep->warmup->completed : 0);
+      EDGELAB_ASSIGN_OR_RETURN(v.after, ReadCounter(verify_url, /*missing_is_zero=*/false));
+      v.expected =
+          v.before + Updates(rep->load, lo) + (rep->warmup ? Updates(*rep->warmup, lo) : 0);
+      v.indeterminate = static_cast<int64_t>(rep->load.errors) +
+                        static_cast<int64_t>(rep->warmup ? rep->warmup->errors : 0);
       rep->verify = v;
     }
     rep->cost = bench::MonthlyCost(rep->usage, spec_.monthly_requests, spec_.prices);
@@ -266,6 +377,9 @@ class Runner {
   const BenchOptions& opts_;
   const bench::BenchSpec spec_;
   const bool tty_;
+  Interrupts* const interrupts_;
+  std::string temp_;  // the data folder of the rep running, for Ctrl-C twice
+  bool stuck_ = false;
 };
 
 // "rep 2/5  counter-broken  1000 requests in 0.52 s, 1,923 req/s, p99 48.2 ms,
@@ -275,7 +389,7 @@ std::string RepLine(const Target& t, size_t i, size_t n, const bench::Rep& rep) 
   char buf[256];
   std::snprintf(buf, sizeof(buf), "rep %zu/%zu  %s  %s requests in %.2f s, %s req/s, p99 %.2f ms",
                 i, n, t.label.c_str(), Thousands(r.requests()).c_str(), r.seconds,
-                Thousands(static_cast<uint64_t>(std::llround(r.RequestsPerSecond()))).c_str(),
+                Thousands(static_cast<uint64_t>(std::llround(r.CompletedPerSecond()))).c_str(),
                 static_cast<double>(r.latency.Percentile(99)) / 1000.0);
   std::string line = buf;
   if (rep.verify) {
@@ -285,7 +399,8 @@ std::string RepLine(const Target& t, size_t i, size_t n, const bench::Rep& rep) 
   line += ", failed " + std::to_string(r.failed);
   if (r.target_rate > 0) {
     line += " (target " + Thousands(static_cast<uint64_t>(std::llround(r.target_rate))) +
-            " req/s, " + std::to_string(r.late) + " sent late)";
+            " req/s, sent at " + Thousands(static_cast<uint64_t>(std::llround(r.SendRate()))) +
+            ", " + std::to_string(r.late) + " late, " + std::to_string(r.unsent) + " never sent)";
   }
   return line;
 }
@@ -311,6 +426,21 @@ Status WriteFile(const std::string& path, const std::string& text) {
 int Fail(const Status& s, int code) {
   std::fprintf(stderr, "edgelab: %s\n", s.message().c_str());
   return code;
+}
+
+// An output file must be writable before any load runs, not found unwritable
+// after minutes of it.
+Status CheckWritable(const std::string& path, const char* flag) {
+  if (path.empty() || path == "-") return Status::OK();
+  fs::path p = fs::absolute(path);
+  std::error_code ec;
+  bool exists = fs::exists(p, ec);
+  std::string dir = p.parent_path().string();
+  if (exists ? access(p.c_str(), W_OK) != 0 : access(dir.c_str(), W_OK) != 0) {
+    return Status::InvalidArgument(std::string(flag) + " " + path +
+                                   ": cannot write there: " + std::strerror(errno));
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -368,18 +498,36 @@ int Bench(const BenchOptions& opts) {
   if (lo.requests == 0 && lo.duration_s <= 0) {
     return Fail(Status::InvalidArgument("bench: give -n REQUESTS or -d SECONDS"), 2);
   }
-  // One descriptor per connection: -c 1000 passes Debian's soft limit of 1024.
+  for (auto [path, flag] : {std::pair{opts.json, "--json"}, std::pair{opts.html, "--html"}}) {
+    if (Status s = CheckWritable(path, flag); !s.ok()) return Fail(s, 2);
+  }
+  // One descriptor per connection, two when the worker is in this process
+  // (its end of each connection too): -c 1000 passes Debian's soft limit.
+  bool any_worker = false;
+  for (const Target& t : targets) any_worker |= t.worker;
   uint64_t files = sched::RaiseFileLimit();
-  if (files != 0 && static_cast<uint64_t>(opts.connections) * targets.size() + 256 > files) {
-    std::fprintf(stderr, "edgelab: -c %u needs more open files than this process may have (%llu)\n",
-                 opts.connections, static_cast<unsigned long long>(files));
+  uint64_t need = static_cast<uint64_t>(opts.connections) * (any_worker ? 2 : 1) + 256;
+  if (files != 0 && need > files) {
+    std::fprintf(stderr,
+                 "edgelab: -c %u needs %llu open files, more than this process may have (%llu)\n",
+                 opts.connections, static_cast<unsigned long long>(need),
+                 static_cast<unsigned long long>(files));
     return 2;
   }
+  // Ctrl-C ends the run with a report rather than killing it (Interrupts);
+  // blocked before any thread starts, so that every thread inherits it.
+  sched::BlockSignals({SIGINT, SIGTERM});
+  Interrupts interrupts;
 
   const bool json_stdout = opts.json == "-";
   FILE* text = json_stdout ? stderr : stdout;
   const bool tty = !opts.quiet && isatty(STDERR_FILENO) == 1;
-  Runner runner(opts, spec, tty);
+  Runner runner(opts, spec, tty, &interrupts);
+  for (const Target& t : targets) {
+    if (!t.worker) continue;
+    int code = 1;
+    if (Status s = runner.Preflight(t, &code); !s.ok()) return Fail(s, code);
+  }
   std::vector<bench::TargetResult> results(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) {
     results[i].label = targets[i].label;
@@ -387,22 +535,33 @@ int Bench(const BenchOptions& opts) {
     results[i].worker = targets[i].worker;
   }
   const bool single = targets.size() == 1 && opts.reps == 1;
-  for (uint32_t r = 1; r <= opts.reps; ++r) {
-    for (size_t i = 0; i < targets.size(); ++i) {
+  // A failure midway ends the bench, but what was measured is still reported.
+  Status failed;
+  int failed_code = 0;
+  for (uint32_t r = 1; r <= opts.reps && failed.ok() && !interrupts.interrupted(); ++r) {
+    for (size_t i = 0; i < targets.size() && failed.ok(); ++i) {
+      interrupts.Poll(runner.temp());
+      if (interrupts.interrupted()) break;
       std::string what = targets[i].label;
       if (opts.reps > 1) what += " rep " + std::to_string(r) + "/" + std::to_string(opts.reps);
-      int code = 1;
-      auto rep = runner.RunRep(targets[i], what, &code);
-      if (!rep.ok()) return Fail(rep.status(), code);
+      auto rep = runner.RunRep(targets[i], what, &failed_code);
+      if (!rep.ok()) {
+        failed = rep.status();
+        break;
+      }
       if (single) {
         std::fprintf(text, "%s", bench::FormatReport(rep->load).c_str());
         if (rep->verify) {
           const bench::Verify& v = *rep->verify;
+          std::string unanswered = v.indeterminate > 0 ? ", " + std::to_string(v.indeterminate) +
+                                                             " unanswered may count or not"
+                                                       : "";
           std::fprintf(
-              text, "verify %s: %lld (expected %lld: %lld of %lld updates kept, %lld lost%s)\n",
+              text, "verify %s: %lld (expected %lld: %lld of %lld updates kept, %lld lost%s%s)\n",
               v.path.c_str(), static_cast<long long>(v.after), static_cast<long long>(v.expected),
               static_cast<long long>(v.kept()), static_cast<long long>(v.wanted()),
-              static_cast<long long>(v.lost()), v.lost() > 0 ? " -- a race" : "");
+              static_cast<long long>(v.lost()), unanswered.c_str(),
+              v.lost() > 0 ? " -- a race" : "");
         }
       } else {
         std::fprintf(text, "%s\n", RepLine(targets[i], r, opts.reps, *rep).c_str());
@@ -411,22 +570,40 @@ int Bench(const BenchOptions& opts) {
       results[i].reps.push_back(std::move(*rep));
     }
   }
+  if (!failed.ok()) Fail(failed, failed_code);
+  size_t measured = 0;
+  for (const auto& t : results) measured += t.reps.size();
+  if (measured == 0) return !failed.ok() ? failed_code : 130;
+  // Compare like with like: a rep of A without its B is left out.
+  if (results.size() == 2 && results[0].reps.size() > results[1].reps.size()) {
+    results[0].reps.pop_back();
+  }
+  spec.interrupted = interrupts.interrupted();
   spec.created = NowIso();
   std::fprintf(text, "\n%s", bench::FormatTable(spec, results).c_str());
+  if (spec.interrupted) std::fprintf(text, "(interrupted: the reps above are all there is)\n");
   nlohmann::json doc = bench::ToJson(spec, results);
+  // Text from the command line or a server (a URL, a label) need not be
+  // UTF-8: JSON then carries U+FFFD rather than failing after the run.
+  std::string json_text = doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  int code = !failed.ok() ? failed_code : spec.interrupted ? 130 : runner.stuck() ? 1 : 0;
   if (!opts.json.empty()) {
     if (json_stdout) {
-      std::printf("%s\n", doc.dump(2).c_str());
-    } else if (Status s = WriteFile(opts.json, doc.dump(2) + "\n"); !s.ok()) {
-      return Fail(s, 1);
+      std::printf("%s\n", json_text.c_str());
+    } else if (Status s = WriteFile(opts.json, json_text + "\n"); !s.ok()) {
+      code = Fail(s, 1);
     } else {
       std::fprintf(text, "json: %s\n", opts.json.c_str());
     }
   }
   if (!opts.html.empty()) {
-    if (Status s = WriteFile(opts.html, bench::RenderHtml(doc)); !s.ok()) return Fail(s, 1);
-    std::fprintf(text, "report: %s\n", fs::absolute(opts.html).string().c_str());
+    if (Status s = WriteFile(opts.html, bench::RenderHtml(doc)); !s.ok()) {
+      code = Fail(s, 1);
+    } else {
+      std::fprintf(text, "report: %s\n", fs::absolute(opts.html).string().c_str());
+    }
   }
+  if (code != 0) return code;
   // A target where nothing succeeded measured nothing: say so to scripts.
   for (const auto& t : results) {
     uint64_t completed = 0;

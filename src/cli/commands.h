@@ -43,9 +43,9 @@ struct BenchOptions {
   std::vector<std::string> prices;  // "KEY=VALUE"
   std::string json;                 // file, "-" for stdout
   std::string html;
-  bool quiet = false;  // no live progress line
-  double drain_timeout_s = 30;
-  std::string command;  // as typed, for the record
+  bool quiet = false;           // no live progress line
+  double drain_timeout_s = 10;  // for an edge.toml target to stop after a rep
+  std::string command;          // as typed, for the record
 };
 int Bench(const BenchOptions& opts);
 

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   b->add_option("-R,--rate", bench.rate,
                 "Open loop: requests per second at fixed times, latency from each request's due "
                 "time (coordinated omission corrected); default: closed loop")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 10'000'000.0));
   b->add_option("-c,--connections", bench.connections,
                 "Keep-alive connections: requests in flight in a closed loop")
       ->capture_default_str()
@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
   b->add_option("--server-threads", bench.server_threads,
-                "Event loops of an edge.toml target (default: one per core)");
+                "Event loops of an edge.toml target (default: one per core)")
+      ->check(CLI::Range(0u, 256u));
   b->add_option("--warmup", bench.warmup_s,
                 "Seconds of the same load before each repetition, not measured (its successes "
                 "count for --verify)")
@@ -91,8 +92,9 @@ int main(int argc, char** argv) {
   b->add_option("-H,--header", bench.headers, "\"Name: value\" added to every request (repeat)");
   b->add_option("--body", bench.body, "Request body, or @FILE for a file's bytes");
   b->add_option("-p,--path", bench.paths,
-                "PATH[@WEIGHT]: request paths mixed by weight, e.g. -p /inc@9 -p /value@1 "
-                "(default: the URL's path, or / of a worker)");
+                "PATH[@WEIGHT]: request paths mixed by weight, e.g. -p /@9 -p /value@1 "
+                "(default: the URL's path, or / of a worker; --verify does not count its own "
+                "path as updates)");
   b->add_option("--reps", bench.reps, "Repetitions of the whole run (fresh storage each)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 10'000u));
@@ -112,6 +114,11 @@ int main(int argc, char** argv) {
                 "Write every figure and the histograms as JSON (- for stdout)");
   b->add_option("--html", bench.html, "Write a self-contained HTML report with charts");
   b->add_flag("--quiet,-q", bench.quiet, "No live progress line");
+  b->add_option("--drain-timeout", bench.drain_timeout_s,
+                "Seconds an edge.toml target may take to finish its requests after a rep "
+                "before it is abandoned (exit 1)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);

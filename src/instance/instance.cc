@@ -85,8 +85,15 @@ struct Instance::Parts {
 Instance::Instance(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 Instance::~Instance() {
-  // Loops still running would call into parts being destroyed.
-  if (parts_ && parts_->loops && !parts_->finished) parts_->loops->Stop();
+  if (!parts_ || !parts_->loops || parts_->finished) return;
+  // Destroyed without Finish (an early return): stop accepting and close
+  // idle connections, stop alarms and sweeps, so that the loops run out of
+  // work and Stop can join them; loops still running would call into parts
+  // being destroyed. A request still running keeps its loop (the contract:
+  // Finish first, or leave the process as invariant (2) says).
+  if (parts_->server) parts_->server->Shutdown([] {});
+  if (parts_->rt) parts_->rt->Shutdown();
+  parts_->loops->Stop();
 }
 
 Result<std::unique_ptr<Instance>> Instance::Start(const InstanceOptions& opts, bool* bad_input,
