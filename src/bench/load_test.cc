@@ -807,6 +807,12 @@ int RunOutOfDescriptors(int out) {
 }
 
 TEST(LoadFailureTest, SaysTooManyOpenFilesWhenNoSocketCanBeOpened) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers' runtime opens files of its own (UBSan's type checks
+  // did, in the child with no descriptor left, and failed): the property is
+  // the client's, and the release build checks it.
+  GTEST_SKIP() << "needs free descriptors under the sanitizers";
+#endif
   // In a child process: its descriptor limit and table are its own. This
   // test runs no fixture, so no other thread is alive to fork in the middle.
   int pipe_fds[2];
