@@ -322,6 +322,8 @@ class Runner {
         sched::MonotonicMillis() + static_cast<int64_t>(opts_.timeout_s * 1000);
     while ((in->in_flight() != 0 || in->objects_busy() != 0) &&
            sched::MonotonicMillis() < deadline) {
+      interrupts_->Poll(temp_);  // a stuck worker must not make Ctrl-C wait --timeout
+      if (interrupts_->interrupted()) return;
       sched::SleepMillis(2);
     }
   }
