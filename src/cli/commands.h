@@ -49,6 +49,13 @@ struct BenchOptions {
 };
 int Bench(const BenchOptions& opts);
 
+struct CheckOptions {
+  std::string file;                // a history: JSON lines or a Jepsen log
+  std::string model = "register";  // register, cas-register, counter
+  double timeout_s = 60;           // 0: no limit
+};
+int Check(const CheckOptions& opts);
+
 }  // namespace edgelab::cli
 
 #endif  // EDGELAB_CLI_COMMANDS_H_

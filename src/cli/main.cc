@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       "  edgelab bench http://127.0.0.1:8787/ -n 1000 -c 100 --verify /value\n"
       "  edgelab bench examples/counter-broken/edge.toml --compare examples/counter-lock/edge.toml "
       "--reps 5 --verify /value --html report.html\n"
+      "  edgelab check history.jsonl --model cas-register\n"
       "Exit codes: 0 success; 1 the work failed (port taken, store error, drain timed out);\n"
       "2 bad input (flags, edge.toml, module). `edgelab SUBCOMMAND --help` for each.");
 
@@ -120,6 +121,21 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  CheckOptions check;
+  auto* k =
+      app.add_subcommand("check", "Decide whether a recorded history is linearizable, key by key");
+  k->footer(
+      "Reads edgelab's JSON lines ({\"process\", \"type\": invoke|ok|fail|info, \"f\": "
+      "read|write|cas|delete|add, \"key\", \"value\", \"time\"}) or Jepsen's log lines "
+      "(INFO  jepsen.util - 3\t:invoke\t:cas\t[3 0]). An info operation may or may not have "
+      "taken effect.\nExit codes: 0 linearizable; 1 some key is not; 2 bad input (file, line, "
+      "model); 3 undecided within --timeout.");
+  k->add_option("file", check.file, "The history file")->required();
+  k->add_option("--model", check.model, "register, cas-register or counter")->capture_default_str();
+  k->add_option("--timeout", check.timeout_s, "Seconds before giving up with 'unknown' (0: none)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +144,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (s->parsed()) return Serve(serve);
+  if (k->parsed()) return Check(check);
   if (b->parsed()) {
     if (list_prices) {
       for (const std::string& kv : edgelab::bench::ListPrices(edgelab::bench::Prices{})) {
