@@ -20,7 +20,8 @@ std::string Millis(int64_t micros) {
   return Fixed(ms, ms < 10 ? 2 : 1) + " ms";
 }
 
-// 1234567.8 -> "1,234,568" (rounded to a whole number).
+}  // namespace
+
 std::string Thousands(double v) {
   if (!std::isfinite(v)) return "-";
   std::string digits = Fixed(std::fabs(std::round(v)), 0);
@@ -31,6 +32,8 @@ std::string Thousands(double v) {
   }
   return (v < 0 && std::round(v) != 0 ? "-" : "") + out;
 }
+
+namespace {
 
 // A latency in ms with about three significant digits; seconds from 10 s.
 std::string MsText(double ms) {
@@ -231,17 +234,17 @@ std::string ChangeText(const Change& c, const Summary& a, const Summary& b) {
   return amount + " (" + c.verdict + ")";
 }
 
-// Pads `s` to `width` display columns ("±" and "–" are one column each).
-std::string Pad(const std::string& s, size_t width) {
-  size_t cols = 0;
-  for (unsigned char ch : s) cols += (ch & 0xC0) != 0x80;
-  return cols >= width ? s + "  " : s + std::string(width - cols, ' ');
-}
-
+// Display columns of UTF-8 `s` ("±" and "–" are one column each).
 size_t Columns(const std::string& s) {
   size_t cols = 0;
   for (unsigned char ch : s) cols += (ch & 0xC0) != 0x80;
   return cols;
+}
+
+// Pads `s` to `width` display columns.
+std::string Pad(const std::string& s, size_t width) {
+  size_t cols = Columns(s);
+  return cols >= width ? s + "  " : s + std::string(width - cols, ' ');
 }
 
 }  // namespace

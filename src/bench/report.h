@@ -76,6 +76,9 @@
 
 namespace edgelab::bench {
 
+// 1234567.8 -> "1,234,568" (rounded to a whole number; "-" when not finite).
+std::string Thousands(double v);
+
 // For example:
 //   requests   1000 in 0.52 s, 1923.1 req/s
 //   completed  900

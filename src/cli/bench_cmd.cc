@@ -31,6 +31,8 @@
 namespace edgelab::cli {
 namespace {
 
+using bench::Thousands;
+
 namespace fs = std::filesystem;
 
 // A thing to load: a URL, or an edge.toml served in this process.
@@ -132,15 +134,6 @@ class TempData {
  private:
   std::string path_;
 };
-
-std::string Thousands(uint64_t v) {
-  std::string digits = std::to_string(v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 // The live line on a terminal: elapsed, sent, rate, errors.
 class ProgressLine {
@@ -423,11 +416,6 @@ Status WriteFile(const std::string& path, const std::string& text) {
   out.close();
   if (!out) return Status::IOError(path + ": cannot write: " + std::strerror(errno));
   return Status::OK();
-}
-
-int Fail(const Status& s, int code) {
-  std::fprintf(stderr, "edgelab: %s\n", s.message().c_str());
-  return code;
 }
 
 // An output file must be writable before any load runs, not found unwritable

@@ -15,24 +15,22 @@
 namespace edgelab::cli {
 
 int Check(const CheckOptions& opts) {
-  auto fail = [](const std::string& message, int code) {
-    std::fprintf(stderr, "edgelab: %s\n", message.c_str());
-    return code;
-  };
   auto model = check::ParseModel(opts.model);
-  if (!model.ok()) return fail(model.status().message(), 2);
+  if (!model.ok()) return Fail(model.status(), 2);
   std::ifstream in(opts.file, std::ios::binary);
-  if (!in) return fail(opts.file + ": cannot read the history", 2);
+  if (!in) return Fail(Status::InvalidArgument(opts.file + ": cannot read the history"), 2);
   std::stringstream text;
   text << in.rdbuf();
   auto history = check::ParseHistory(text.str());
-  if (!history.ok()) return fail(opts.file + ": " + history.status().message(), 2);
+  if (!history.ok())
+    return Fail(Status::InvalidArgument(opts.file + ": " + history.status().message()), 2);
   const int64_t deadline =
       opts.timeout_s > 0 ? sched::MonotonicMillis() + static_cast<int64_t>(opts.timeout_s * 1000)
                          : 0;
   auto out_of_time = [deadline] { return deadline != 0 && sched::MonotonicMillis() >= deadline; };
   auto result = check::CheckLinearizable(*history, *model, out_of_time);
-  if (!result.ok()) return fail(opts.file + ": " + result.status().message(), 2);
+  if (!result.ok())
+    return Fail(Status::InvalidArgument(opts.file + ": " + result.status().message()), 2);
   std::printf("%s: %zu operations, %zu keys, model %s\n", opts.file.c_str(), history->ops.size(),
               result->keys.size(), check::ModelName(*model));
   for (const check::KeyResult& k : result->keys) {

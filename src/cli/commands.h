@@ -8,7 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
+
 namespace edgelab::cli {
+
+// Prints "edgelab: <message>" to stderr and returns `code`: every command's
+// way out on an error.
+int Fail(const Status& s, int code);
 
 struct ServeOptions {
   std::string config;  // path of edge.toml

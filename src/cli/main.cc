@@ -6,6 +6,15 @@
 #include "bench/cost.h"
 #include "cli/commands.h"
 
+namespace edgelab::cli {
+
+int Fail(const Status& s, int code) {
+  std::fprintf(stderr, "edgelab: %s\n", s.message().c_str());
+  return code;
+}
+
+}  // namespace edgelab::cli
+
 int main(int argc, char** argv) {
   using namespace edgelab::cli;  // NOLINT: wiring
   CLI::App app{"edgelab: serve, bench and check stateful Wasm edge functions"};

@@ -14,11 +14,6 @@
 namespace edgelab::cli {
 namespace {
 
-int Fail(const Status& s, int code) {
-  std::fprintf(stderr, "edgelab: %s\n", s.message().c_str());
-  return code;
-}
-
 // Waits until `done()`; false when it did not happen in time: a second
 // signal, or `deadline_ms` (MonotonicMillis) passed with requests still
 // running (a guest sleeping for hours must not keep a stopping server alive).
