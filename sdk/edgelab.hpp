@@ -388,8 +388,7 @@ class Kv {
 
   // kNone also when the key was missing.
   [[nodiscard]] Error Delete(std::string_view key) const {
-    int32_t rc = edgelab_raw_kv_delete(handle_, key.data(), key.size());
-    return rc < 0 ? static_cast<Error>(rc) : Error::kNone;
+    return internal::ToError(edgelab_raw_kv_delete(handle_, key.data(), key.size()));
   }
 
   // Up to `limit` keys (1-1000; 0 means 1000) starting with `prefix`, after `cursor` ("" to
@@ -459,6 +458,20 @@ struct [[nodiscard]] StubResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   bool ok() const { return error == Error::kNone; }
+
+  // This answer as the worker's own. One that never came is 503 when the server is shutting
+  // down (retry elsewhere) and 500 otherwise, naming the error.
+  Response Forward() && {
+    if (!ok()) {
+      return Response::Text(std::string("Durable Object error: ") + ErrorName(error) + "\n",
+                            error == Error::kUnavailable ? 503 : 500);
+    }
+    Response out;
+    out.status = status;
+    out.headers = std::move(headers);
+    out.body = std::move(body);
+    return out;
+  }
 };
 
 struct FetchOptions {

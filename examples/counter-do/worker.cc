@@ -77,27 +77,12 @@ const std::optional<edgelab::Stub>& GlobalCounter() {
   return stub;
 }
 
-// The object's answer as this worker's. A call that got no answer is 503 when the server is
-// shutting down (retry elsewhere) and 500 otherwise, naming the error.
-Response Forward(edgelab::StubResponse r) {
-  if (!r.ok()) {
-    return Response::Text(
-        std::string("Durable Object error: ") + edgelab::ErrorName(r.error) + "\n",
-        r.error == edgelab::Error::kUnavailable ? 503 : 500);
-  }
-  Response out;
-  out.status = r.status;
-  out.headers = std::move(r.headers);
-  out.body = std::move(r.body);
-  return out;
-}
-
 Response Handle(const edgelab::Request& req) {
   if (req.method() != "GET") return Response::Text("only GET\n", 405).AddHeader("Allow", "GET");
   if (req.path() != "/" && req.path() != "/value") return Response::Text("not found\n", 404);
   const auto& counter = GlobalCounter();
   if (!counter) return Response::Text("edge.toml binds no Durable Object COUNTER\n", 500);
-  return Forward(counter->Fetch(req.path()));
+  return counter->Fetch(req.path()).Forward();
 }
 
 }  // namespace

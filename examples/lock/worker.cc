@@ -282,21 +282,6 @@ const std::optional<edgelab::DurableObjectNamespace>& Locks() {
   return locks;
 }
 
-// The object's answer as this worker's. A call that got no answer is 503 when the server is
-// shutting down (retry elsewhere) and 500 otherwise, naming the error.
-Response Forward(edgelab::StubResponse r) {
-  if (!r.ok()) {
-    return Response::Text(
-        std::string("Durable Object error: ") + edgelab::ErrorName(r.error) + "\n",
-        r.error == Error::kUnavailable ? 503 : 500);
-  }
-  Response out;
-  out.status = r.status;
-  out.headers = std::move(r.headers);
-  out.body = std::move(r.body);
-  return out;
-}
-
 Response Handle(const edgelab::Request& req) {
   if (req.method() != "GET" && req.method() != "POST") {
     return Response::Text("only GET or POST\n", 405).AddHeader("Allow", "GET, POST");
@@ -308,8 +293,9 @@ Response Handle(const edgelab::Request& req) {
   if (!locks) return Response::Text("edge.toml binds no Durable Object COUNTER_LOCK\n", 500);
   std::string key = req.query("key").value_or("");
   // The object reads only `owner`: the URL goes as it came, so nothing needs re-encoding.
-  return Forward(locks->GetByName(key.empty() ? kDefaultLock : key)
-                     .Fetch(req.url(), {.method = req.method()}));
+  return locks->GetByName(key.empty() ? kDefaultLock : key)
+      .Fetch(req.url(), {.method = req.method()})
+      .Forward();
 }
 
 }  // namespace
