@@ -208,19 +208,9 @@ class Runner {
   // Starts and stops each edge.toml target once on memory storage, so that a
   // bad module fails before any load rather than after A's first rep.
   Status Preflight(const Target& t, int* exit_code) {
-    instance::InstanceOptions io;
-    io.config = t.config;
-    io.data = ":memory:";
-    io.quiet = true;
-    io.threads = 1;
-    bool bad_input = false;
-    auto started = instance::Instance::Start(io, &bad_input);
-    if (!started.ok()) {
-      *exit_code = bad_input ? 2 : 1;
-      return started.status();
-    }
-    Status stopped = (*started)->Stop(opts_.drain_timeout_s);
-    if (stopped.code() == Code::kTimeout) started->release();  // instance.h (2): leave it be
+    EDGELAB_ASSIGN_OR_RETURN(auto in, StartWorker(t, ":memory:", 1, exit_code));
+    Status stopped = in->Stop(opts_.drain_timeout_s);
+    if (stopped.code() == Code::kTimeout) in.release();  // instance.h (2): leave it be
     return stopped;
   }
 
@@ -232,18 +222,7 @@ class Runner {
     if (t.worker) {
       EDGELAB_ASSIGN_OR_RETURN(data, TempData::Make());
       temp_ = data->path();
-      instance::InstanceOptions io;
-      io.config = t.config;
-      io.data = data->path();
-      io.quiet = true;
-      io.threads = opts_.server_threads;
-      bool bad_input = false;
-      auto started = instance::Instance::Start(io, &bad_input);
-      if (!started.ok()) {
-        *exit_code = bad_input ? 2 : 1;
-        return started.status();
-      }
-      in = std::move(*started);
+      EDGELAB_ASSIGN_OR_RETURN(in, StartWorker(t, data->path(), opts_.server_threads, exit_code));
       base = in->Url();
     }
     *exit_code = 1;
@@ -275,6 +254,22 @@ class Runner {
   const std::string& temp() const { return temp_; }
 
  private:
+  // Serves edge.toml target `t` on `data` (a folder or ":memory:"); on an
+  // error, *exit_code is 2 for bad input (edge.toml, module), else 1.
+  static Result<std::unique_ptr<instance::Instance>> StartWorker(const Target& t,
+                                                                 const std::string& data,
+                                                                 uint32_t threads, int* exit_code) {
+    instance::InstanceOptions io;
+    io.config = t.config;
+    io.data = data;
+    io.quiet = true;
+    io.threads = threads;
+    bool bad_input = false;
+    auto started = instance::Instance::Start(io, &bad_input);
+    if (!started.ok()) *exit_code = bad_input ? 2 : 1;
+    return started;
+  }
+
   // The URL of path `path` on the server at `base` (scheme://host:port...).
   static Result<std::string> On(const std::string& base, const std::string& path) {
     EDGELAB_ASSIGN_OR_RETURN(bench::Url u, bench::ParseUrl(base));
@@ -298,11 +293,13 @@ class Runner {
   // Updates a run answered as done: 2xx answers on every path but the
   // counter's own (reads of it are no updates).
   int64_t Updates(const bench::LoadReport& r, const bench::LoadOptions& lo) const {
+    auto path_of = [](const std::string& p) { return p.substr(0, p.find('?')); };
+    const std::string counter = path_of(spec_.verify);
+    const std::string url_path = lo.paths.empty() ? bench::ParseUrl(lo.url)->target : "";
     int64_t n = 0;
-    auto path_of = [](std::string p) { return p.substr(0, p.find('?')); };
     for (size_t i = 0; i < r.ok_by_path.size(); ++i) {
-      std::string path = lo.paths.empty() ? bench::ParseUrl(lo.url)->target : lo.paths[i].path;
-      if (path_of(path) != path_of(spec_.verify)) n += static_cast<int64_t>(r.ok_by_path[i]);
+      const std::string& path = lo.paths.empty() ? url_path : lo.paths[i].path;
+      if (path_of(path) != counter) n += static_cast<int64_t>(r.ok_by_path[i]);
     }
     return n;
   }
