@@ -37,13 +37,21 @@ std::optional<Kind> KindOf(std::string_view s) {
   return std::nullopt;
 }
 
+constexpr Fn kFns[] = {Fn::kRead, Fn::kWrite, Fn::kCas, Fn::kDelete, Fn::kAdd};
+
+// The Fn FnName() names `s`: the one list of names, for parsing too.
 std::optional<Fn> FnOf(std::string_view s) {
-  if (s == "read") return Fn::kRead;
-  if (s == "write") return Fn::kWrite;
-  if (s == "cas") return Fn::kCas;
-  if (s == "delete") return Fn::kDelete;
-  if (s == "add") return Fn::kAdd;
+  for (Fn f : kFns) {
+    if (s == FnName(f)) return f;
+  }
   return std::nullopt;
+}
+
+// ":read :write :cas :delete :add", for error messages.
+std::string JepsenFnNames() {
+  std::string out;
+  for (Fn f : kFns) out += std::string(out.empty() ? ":" : " :") + FnName(f);
+  return out;
 }
 
 std::optional<int64_t> ParseInt(std::string_view s) {
@@ -159,7 +167,8 @@ Result<std::optional<Event>> ParseJepsenLine(std::string_view rest, int line) {
   e.process = std::string(process);
   std::optional<Fn> fn = fields[2].size() > 1 ? FnOf(fields[2].substr(1)) : std::nullopt;
   if (fields[2][0] != ':' || !fn) {
-    return LineError(line, "unknown f '" + std::string(fields[2]) + "' (want :read :write :cas)");
+    return LineError(line,
+                     "unknown f '" + std::string(fields[2]) + "' (want " + JepsenFnNames() + ")");
   }
   e.f = *fn;
   EDGELAB_RETURN_IF_ERROR(JepsenOperands(fields.size() > 3 ? fields[3] : "nil", e));
