@@ -49,11 +49,12 @@ Result<PutResult> MemoryStore::Put(std::string_view ns, std::string_view key,
   std::lock_guard<std::mutex> lock(mu_);
   Entry* live = FindLive(ns, key, now_ms);
   if (!PreconditionHolds(opts, live == nullptr ? nullptr : &live->etag)) {
-    return PutResult{PutResult::Outcome::kPreconditionFailed, ""};
+    return PutResult{PutResult::Outcome::kPreconditionFailed, "", std::nullopt};
   }
   Entry fresh{std::string(value), opts.metadata, FormatEtag(epoch_, ++sequence_),
               opts.expiration_ms};
-  PutResult result{PutResult::Outcome::kStored, fresh.etag};
+  PutResult result{PutResult::Outcome::kStored, fresh.etag, std::nullopt};
+  if (opts.report_previous) result.previous_etag = live == nullptr ? "" : live->etag;
   if (live != nullptr) {
     *live = std::move(fresh);
   } else {

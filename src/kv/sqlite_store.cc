@@ -225,11 +225,13 @@ Result<PutResult> SqliteStore::Put(std::string_view ns, std::string_view key,
 Result<PutResult> SqliteStore::PutInTransaction(std::string_view ns, std::string_view key,
                                                 std::string_view value, const PutOptions& opts,
                                                 int64_t now_ms) {
-  if (opts.condition != PutOptions::Condition::kNone) {
-    EDGELAB_ASSIGN_OR_RETURN(const std::string live, LiveEtag(ns, key, now_ms));
+  std::optional<std::string> previous;
+  if (opts.condition != PutOptions::Condition::kNone || opts.report_previous) {
+    EDGELAB_ASSIGN_OR_RETURN(std::string live, LiveEtag(ns, key, now_ms));
     if (!PreconditionHolds(opts, live.empty() ? nullptr : &live)) {
-      return PutResult{PutResult::Outcome::kPreconditionFailed, ""};
+      return PutResult{PutResult::Outcome::kPreconditionFailed, "", std::nullopt};
     }
+    if (opts.report_previous) previous = std::move(live);
   }
   // The sequence lives only in the file (not cached in memory), so two
   // processes on one file, or a commit that failed, can never hand out the
@@ -245,7 +247,7 @@ Result<PutResult> SqliteStore::PutInTransaction(std::string_view ns, std::string
   q.Bind(6, opts.expiration_ms);
   const int rc = q.Step();
   if (rc != SQLITE_DONE) return Error(rc, "put");
-  return PutResult{PutResult::Outcome::kStored, std::move(etag)};
+  return PutResult{PutResult::Outcome::kStored, std::move(etag), std::move(previous)};
 }
 
 Result<uint64_t> SqliteStore::NextSequence() {

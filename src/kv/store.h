@@ -50,12 +50,19 @@ struct PutOptions {
   std::string if_match;  // etag, used when condition == kIfMatch
   std::string metadata;
   int64_t expiration_ms = 0;  // absolute Unix ms; 0 = never
+  // Ask for PutResult::previous_etag. Off by default: for SQLite it costs a
+  // read of the row an unconditional put would not otherwise make. The race
+  // detector (race/detector.h) asks, to know whether a write erased another.
+  bool report_previous = false;
 };
 
 struct PutResult {
   enum class Outcome { kStored, kPreconditionFailed };
   Outcome outcome = Outcome::kStored;
   std::string etag;  // the key's new etag when kStored
+  // With report_previous and kStored: the live etag the put replaced ("" when
+  // the key was absent or expired), read atomically with the write.
+  std::optional<std::string> previous_etag;
 };
 
 struct ListResult {

@@ -187,6 +187,30 @@ TYPED_TEST(StoreConformanceTest, IfNoneMatchStoresOnlyWhenTheKeyIsAbsent) {
   EXPECT_EQ(this->MustPut("k", "3", this->IfNoneMatch()).outcome, Outcome::kStored);
 }
 
+TYPED_TEST(StoreConformanceTest, ReportPreviousNamesTheEtagEachPutReplaced) {
+  PutOptions report;
+  report.report_previous = true;
+  const PutResult first = this->MustPut("k", "1", report);
+  ASSERT_TRUE(first.previous_etag.has_value());
+  EXPECT_EQ(*first.previous_etag, "");  // absent before
+  const PutResult second = this->MustPut("k", "2", report);
+  EXPECT_EQ(second.previous_etag, first.etag);
+  PutOptions cas = this->IfMatch(second.etag);
+  cas.report_previous = true;
+  const PutResult third = this->MustPut("k", "3", cas);
+  EXPECT_EQ(third.previous_etag, second.etag);
+  // Refused puts and puts that did not ask report nothing.
+  cas.if_match = first.etag;
+  EXPECT_FALSE(this->MustPut("k", "4", cas).previous_etag.has_value());
+  EXPECT_FALSE(this->MustPut("k", "5").previous_etag.has_value());
+  // An expired entry is absent.
+  PutOptions expiring;
+  expiring.expiration_ms = this->clock_.WallMillis() + 1000;
+  this->MustPut("e", "1", expiring);
+  this->clock_.Advance(2000);
+  EXPECT_EQ(this->MustPut("e", "2", report).previous_etag, "");
+}
+
 TYPED_TEST(StoreConformanceTest, DeleteOfAMissingKeyIsOk) {
   EXPECT_TRUE(this->store_->Delete("ns", "nope").ok());
   EXPECT_TRUE(this->store_->Delete("never-used-namespace", "nope").ok());
