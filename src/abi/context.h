@@ -21,6 +21,7 @@
 
 #include "abi/usage.h"
 #include "base/status.h"
+#include "race/observer.h"
 
 namespace edgelab::sched {
 class Scheduler;
@@ -180,6 +181,10 @@ class Context {
   void set_object(ObjectScope scope) { object_ = scope; }
   // Where the host calls count what they use (abi/usage.h); null: nowhere.
   void set_usage(Usage* usage) { usage_ = usage; }
+  // What observes this request's KV and storage operations (race/
+  // observer.h); null (the default): nothing, and observing costs nothing.
+  // Not carried into ForInit: initialization serves no request.
+  void set_observer(race::Observer* observer) { observer_ = observer; }
 
   sched::Scheduler& sched() const { return *sched_; }
   const std::vector<KvBinding>& kv() const { return *kv_; }
@@ -188,6 +193,7 @@ class Context {
   // The object this request runs in; key and storage are null in a worker.
   const ObjectScope& object() const { return object_; }
   Usage* usage() const { return usage_; }
+  race::Observer* observer() const { return observer_; }
   // Adds `n` to one counter of the usage (e.g. &Usage::kv_reads), if any.
   void Count(std::atomic<uint64_t> Usage::*counter, uint64_t n = 1) const {
     if (usage_ != nullptr) Usage::Add(usage_->*counter, n);
@@ -198,6 +204,9 @@ class Context {
 
   // Set by the runtime before each call; the guest reads it.
   Request request;
+  // Who makes this request's operations, for the observer: filled by the
+  // runtime when it sets one.
+  race::RequestInfo info;
   // Built by the guest; the runtime sends it.
   Response response;
   // Largest response body a guest may write (resp_write traps past it): the
@@ -219,6 +228,7 @@ class Context {
   const Vars* vars_ = nullptr;
   ObjectScope object_;
   Usage* usage_ = nullptr;
+  race::Observer* observer_ = nullptr;
   inline static const std::vector<ObjectBinding> kNoObjects;
   inline static const Vars kNoVars;
 };

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "race/observer.h"
+
 namespace edgelab::abi {
 
 class Context;
@@ -48,6 +50,20 @@ struct HostOutcome {
   static HostOutcome Exit(int32_t code) { return {Kind::kExit, {}, code}; }
 };
 
+// Where the guest is during a host call; implemented by the engine. Only
+// called when something observes the call (race/observer.h), so a call site
+// costs nothing otherwise.
+class GuestStack {
+ public:
+  virtual ~GuestStack() = default;
+  // The guest's frames at this host call, innermost first (the guest
+  // function that called the host function is frames[0]), symbolized with
+  // DWARF when the module has it, else with the name section. Interned: the
+  // same stack of the same module gives the same pointer. Null when no
+  // guest frame is known.
+  virtual race::CallSitePtr Capture() const = 0;
+};
+
 struct HostCall {
   Context* ctx;  // the request being served; never null
   Memory mem;
@@ -59,6 +75,9 @@ struct HostCall {
   // a guest cannot hide work from its CPU limit inside host calls. A host
   // function that does work not proportional to these bytes adds its own.
   uint64_t bytes = 0;
+  // The guest's call stack, for observers; null when the caller has none
+  // (tests calling host functions directly).
+  const GuestStack* stack = nullptr;
 };
 
 using HostFn = HostOutcome (*)(HostCall& call);

@@ -12,6 +12,7 @@
 #include "abi/calls.h"
 #include "abi/context.h"
 #include "abi/guest.h"
+#include "abi/observe.h"
 #include "kv/namespace.h"
 
 namespace edgelab::abi::calls {
@@ -39,6 +40,18 @@ int32_t ErrorCode(HostCall& c, std::string_view fn, const Status& s) {
       c.ctx->Log(LogLevel::kError, "edgelab." + std::string(fn) + ": " + s.ToString());
       return kEIO;
   }
+}
+
+// An observation of a KV operation on binding `h` and `key`.
+Observation ObserveKv(HostCall& c, uint32_t h, kv::Namespace* ns, race::Op::Kind kind,
+                      std::string_view key) {
+  Observation o(c, race::Op::Store::kKv, kind);
+  if (o.on()) {
+    o.op().space = ns->id();
+    o.op().binding = c.ctx->kv()[h].name;
+    o.op().key = key;
+  }
+  return o;
 }
 
 // Counts one call of kind `counter` that reached the store and answered `s`.
@@ -125,7 +138,15 @@ HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs,
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr) return g.Answer(kEInval);
   c.bytes += kKvReadCost;
+  Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kRead, key);
+  o.Invoke();
   Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
+  if (o.on() && entry.ok()) {
+    o.op().found = true;
+    o.op().value = entry->value;
+    o.op().etag = entry->etag;
+  }
+  o.Complete(entry.status().code() == Code::kNotFound ? Status::OK() : entry.status());
   Count(c, &Usage::kv_reads, entry.status());
   if (!entry.ok()) return g.Answer(ErrorCode(c, fn, entry.status()));
   return write(*entry);
@@ -167,7 +188,26 @@ HostOutcome KvPut(HostCall& c) {
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr || bad) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
+  Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kWrite, key);
+  if (o.on()) {
+    using C = kv::PutOptions::Condition;
+    o.op().value = value;
+    o.op().condition = opts.condition == C::kIfMatch       ? race::Op::Condition::kIfMatch
+                       : opts.condition == C::kIfNoneMatch ? race::Op::Condition::kIfNoneMatch
+                                                           : race::Op::Condition::kNone;
+    o.op().if_match = opts.if_match;
+    opts.report_previous = true;
+  }
+  o.Invoke();
   Result<kv::PutResult> put = ns->Put(c.ctx->sched(), key, value, opts);
+  if (o.on() && put.ok()) {
+    const bool stored = put->outcome == kv::PutResult::Outcome::kStored;
+    o.op().etag = put->etag;
+    if (put->previous_etag) o.op().previous_etag = *put->previous_etag;
+    o.Complete(stored ? race::Op::Outcome::kOk : race::Op::Outcome::kFailed);
+  } else {
+    o.Complete(put.status());
+  }
   Count(c, &Usage::kv_writes, put.status());
   if (!put.ok()) return g.Answer(ErrorCode(c, "kv_put", put.status()));
   if (put->outcome == kv::PutResult::Outcome::kPreconditionFailed) {
@@ -187,7 +227,10 @@ HostOutcome KvDelete(HostCall& c) {
   kv::Namespace* ns = Binding(c, g.U32(0));
   if (ns == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
+  Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kDelete, key);
+  o.Invoke();
   Status s = ns->Delete(c.ctx->sched(), key);
+  o.Complete(s);
   Count(c, &Usage::kv_deletes, s);
   g.Return(s.ok() ? 0 : ErrorCode(c, "kv_delete", s));
   return HostOutcome::Return();
@@ -223,7 +266,10 @@ HostOutcome KvList(HostCall& c) {
   uint32_t limit = g.U32(5) == 0 ? kv::kMaxListLimit : g.U32(5);
   if (ns == nullptr || limit > kv::kMaxListLimit) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;  // a range scan: priced like a write
+  Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kList, prefix);
+  o.Invoke();
   Result<kv::ListResult> list = ns->List(c.ctx->sched(), prefix, cursor, limit);
+  o.Complete(list.status());
   Count(c, &Usage::kv_lists, list.status());
   if (!list.ok()) return g.Answer(ErrorCode(c, "kv_list", list.status()));
   uint32_t len;

@@ -23,6 +23,7 @@
 #include "abi/calls.h"
 #include "abi/context.h"
 #include "abi/guest.h"
+#include "abi/observe.h"
 #include "objects/storage.h"
 
 namespace edgelab::abi::calls {
@@ -35,6 +36,25 @@ objects::Storage* Inside(HostCall& c, std::string_view fn) {
     c.ctx->Log(LogLevel::kWarn, "edgelab." + std::string(fn) + ": only inside a Durable Object");
   }
   return storage;
+}
+
+// An observation of a storage operation on `key` of this object. `space`
+// must outlive it (the caller's "<class>/<id>").
+Observation ObserveStorage(HostCall& c, const objects::Storage& storage, race::Op::Kind kind,
+                           std::string_view key, const std::string& space) {
+  Observation o(c, race::Op::Store::kObject, kind);
+  if (o.on()) {
+    o.op().space = space;
+    o.op().key = key;
+    o.op().in_transaction = storage.in_transaction();
+  }
+  return o;
+}
+
+// "<class>/<id>" of the object serving `c`, when observed; else empty.
+std::string SpaceOf(HostCall& c) {
+  if (c.ctx->observer() == nullptr || c.ctx->object().key == nullptr) return "";
+  return c.ctx->object().key->ToString();
 }
 
 // Maps a storage error to a guest code; logs what the guest cannot see.
@@ -92,7 +112,15 @@ HostOutcome StorageGet(HostCall& c) {
   objects::Storage* storage = Inside(c, "storage_get");
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvReadCost;
+  const std::string space = SpaceOf(c);
+  Observation o = ObserveStorage(c, *storage, race::Op::Kind::kRead, key, space);
+  o.Invoke();
   Result<std::optional<std::string>> value = storage->Get(key);
+  if (o.on() && value.ok() && value->has_value()) {
+    o.op().found = true;
+    o.op().value = **value;
+  }
+  o.Complete(value.status());
   CountUnits(c, &Usage::do_read_units, value.status(),
              value.ok() && value->has_value() ? StorageUnits((*value)->size()) : 1);
   if (!value.ok()) return g.Answer(ErrorCode(c, "storage_get", value.status()));
@@ -109,7 +137,12 @@ HostOutcome StoragePut(HostCall& c) {
   objects::Storage* storage = Inside(c, "storage_put");
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
+  const std::string space = SpaceOf(c);
+  Observation o = ObserveStorage(c, *storage, race::Op::Kind::kWrite, key, space);
+  if (o.on()) o.op().value = value;
+  o.Invoke();
   Status s = storage->Put(key, value);
+  o.Complete(s);
   CountUnits(c, &Usage::do_write_units, s, StorageUnits(value.size()));
   return g.Answer(s.ok() ? 0 : ErrorCode(c, "storage_put", s));
 }
@@ -121,7 +154,11 @@ HostOutcome StorageDelete(HostCall& c) {
   objects::Storage* storage = Inside(c, "storage_delete");
   if (storage == nullptr) return g.Answer(kEInval);
   c.bytes += kKvWriteCost;
+  const std::string space = SpaceOf(c);
+  Observation o = ObserveStorage(c, *storage, race::Op::Kind::kDelete, key, space);
+  o.Invoke();
   Result<bool> existed = storage->Delete(key);
+  o.Complete(existed.status());
   CountUnits(c, &Usage::do_write_units, existed.status(), 1);
   if (!existed.ok()) return g.Answer(ErrorCode(c, "storage_delete", existed.status()));
   return g.Answer(*existed ? 1 : 0);
@@ -207,7 +244,11 @@ HostOutcome StorageList(HostCall& c) {
   // Without a limit a listing can reach any size (values are up to 128 KiB
   // each): Storage stops building it at the cap rather than hold it all.
   opts.max_bytes = ListingCap(*c.ctx);
+  const std::string space = SpaceOf(c);
+  Observation o = ObserveStorage(c, *storage, race::Op::Kind::kList, opts.prefix, space);
+  o.Invoke();
   Result<objects::KeyValues> pairs = storage->List(opts);
+  o.Complete(pairs.status());
   uint64_t examined = pairs.ok() ? DataBytes(*pairs) : 0;
   // A refused listing examined at least the cap (below): billed for that.
   if (pairs.status().code() == Code::kResourceExhausted) examined = opts.max_bytes;

@@ -112,6 +112,7 @@ Result<std::unique_ptr<Instance>> Instance::Start(const InstanceOptions& opts, b
   p->log = std::make_unique<runtime::Log>(log, opts.quiet);
   p->rt = std::make_unique<runtime::Runtime>(p->config, p->kv.get(), p->objects.get(),
                                              p->loops.get(), p->log.get());
+  p->rt->set_observer(opts.observer);
   if (Status s = p->rt->Start(); !s.ok()) {
     *bad_input = true;
     return s;

@@ -38,6 +38,9 @@ class Log;
 namespace edgelab::sched {
 class LoopGroup;
 }  // namespace edgelab::sched
+namespace edgelab::race {
+class Observer;
+}  // namespace edgelab::race
 
 namespace edgelab::instance {
 
@@ -51,6 +54,9 @@ struct InstanceOptions {
   bool quiet = false;    // no access log lines
   uint32_t threads = 0;  // event loops; 0: one per core
   uint64_t max_body_bytes = 100 * 1024 * 1024;
+  // Sees every KV and storage operation (race/observer.h); null: none. Must
+  // outlive the instance.
+  race::Observer* observer = nullptr;
 };
 
 class Instance {

@@ -22,6 +22,7 @@ std::string Hex(const uint8_t* bytes, size_t n) {
 // The object's instance: an isolate of its class's module.
 struct ObjectIsolate final : objects::Instance {
   std::unique_ptr<engine::Isolate> isolate;
+  uint64_t id = 0;  // from the runtime's isolate ids, when observed
 };
 
 }  // namespace
@@ -77,6 +78,12 @@ abi::Context ClassNamespace::ContextFor(objects::Object& object, const std::stri
   ctx.set_usage(s.usage);
   ctx.set_object({&object.key(), &object.storage(), depth});
   ctx.max_response_bytes = s.max_response_bytes;
+  if (s.observer != nullptr) {
+    ctx.set_observer(s.observer);
+    ctx.info.id = (*s.next_request_id)++;
+    ctx.info.worker = s.worker;
+    ctx.info.object = object.key().ToString();
+  }
   return ctx;
 }
 
@@ -95,11 +102,14 @@ engine::CallOutcome ClassNamespace::Run(objects::Object& object, abi::Context& c
     }
     auto fresh = std::make_unique<ObjectIsolate>();
     fresh->isolate = std::move(*iso);
+    if (services_->next_isolate_id != nullptr) fresh->id = (*services_->next_isolate_id)++;
     inst = fresh.get();
     object.instance() = std::move(fresh);
   }
+  ctx.info.isolate = inst->id;
   engine::CallOutcome out = inst->isolate->Call(fn, &ctx);
   if (!out.ok()) object.ResetInstance();
+  if (services_->observer != nullptr) services_->observer->End(ctx.info, out.ok());
   return out;
 }
 
@@ -121,6 +131,8 @@ Result<abi::Response> ClassNamespace::Fetch(abi::Context& caller, std::string_vi
     std::string who = Who(object);
     abi::Context ctx = ContextFor(object, who, depth);
     ctx.request = std::move(req);
+    ctx.info.method = ctx.request.method;
+    ctx.info.path = ctx.request.url.substr(0, ctx.request.url.find('?'));
     // The turn's wall time is the object's active time, which Cloudflare
     // bills as duration. Turns of one object are serial (objects/registry.h,
     // rule 2), so the sum never counts a moment twice.
@@ -151,6 +163,7 @@ Status ClassNamespace::RunAlarm(objects::Object& object, int retry) {
   }
   abi::Context ctx = ContextFor(object, who, /*depth=*/1);
   ctx.request.method = "ALARM";
+  ctx.info.method = "ALARM";
   ctx.request.headers.emplace_back("x-edgelab-alarm-retry", std::to_string(retry));
   const int64_t start = ctx.sched().NowMicros();
   engine::CallOutcome out = Run(object, ctx, "do_alarm");

@@ -21,6 +21,7 @@
 #ifndef EDGELAB_RUNTIME_OBJECT_HOST_H_
 #define EDGELAB_RUNTIME_OBJECT_HOST_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -53,6 +54,10 @@ struct ClassServices {
   abi::Usage* usage = nullptr;  // where turns count (abi/usage.h); null: nowhere
   std::string worker;           // the worker's name, for log lines
   Log* log = nullptr;
+  // Observes every turn's storage operations (race/observer.h); null: none.
+  race::Observer* observer = nullptr;
+  std::atomic<uint64_t>* next_request_id = nullptr;  // the runtime's; set with observer
+  std::atomic<uint64_t>* next_isolate_id = nullptr;  // likewise
 };
 
 class ClassNamespace final : public abi::ObjectNamespace {

@@ -123,6 +123,9 @@ Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) 
   s->usage = &usage_;
   s->worker = config_.name;
   s->log = log_;
+  s->observer = observer_;
+  s->next_request_id = &next_request_id_;
+  s->next_isolate_id = &next_isolate_id_;
   class_services_ = std::move(s);
   for (const auto& b : config_.durable_objects) {
     ClassNamespace* ns = nullptr;
@@ -194,6 +197,14 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   ctx.set_usage(&usage_);
   ctx.request = std::move(req);
   ctx.max_response_bytes = uint64_t{config_.memory_mb} * 1024 * 1024;
+  if (observer_ != nullptr) {
+    ctx.set_observer(observer_);
+    ctx.info.id = next_request_id_++;
+    ctx.info.worker = config_.name;
+    ctx.info.method = ctx.request.method;
+    ctx.info.path = std::string(PathOf(ctx.request.url));
+  }
+  bool finished = false;
   abi::Response response;
   uint64_t fuel = 0;
   auto leased = loop.pool.Acquire(&ctx);
@@ -204,9 +215,11 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   } else {
     std::unique_ptr<PooledIsolate> iso = std::move(*leased);
     isolate_id = iso->id;
+    ctx.info.isolate = isolate_id;
     ++iso->requests;
     engine::CallOutcome out = iso->isolate->Call("fetch", &ctx);
     fuel = out.fuel_used;
+    finished = out.ok();
     response = OutcomeResponse(out, ctx, config_.name + " isolate=" + std::to_string(isolate_id),
                                {config_.cpu_ms, config_.memory_mb}, log_);
     if (out.ok()) {
@@ -219,6 +232,7 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   // answers 500 and is still a request); its fuel is what the guest burnt.
   abi::Usage::Add(usage_.requests);
   abi::Usage::Add(usage_.cpu_fuel, fuel);
+  if (observer_ != nullptr) observer_->End(ctx.info, finished);
   if (!log_->quiet()) {
     log_->Access(ctx.request.method + " " + std::string(PathOf(ctx.request.url)) + " " +
                  std::to_string(response.status) + " " + Millis(s.NowMicros() - start) +

@@ -77,6 +77,12 @@ class Runtime {
   // requests still running finish. Call once the HTTP front has drained.
   void Shutdown();
 
+  // Reports every KV and Durable Object storage operation of the worker and
+  // its objects to `observer` (race/observer.h), with request and isolate
+  // ids; null (the default): none. Must outlive the runtime.
+  // Requires: called before Start.
+  void set_observer(race::Observer* observer) { observer_ = observer; }
+
   // Serves `req` on loop `loop_index`; calls `done` exactly once.
   void Handle(size_t loop_index, abi::Request req, std::function<void(abi::Response)> done);
 
@@ -120,6 +126,9 @@ class Runtime {
   std::vector<abi::ObjectBinding> object_bindings_;
   std::atomic<uint64_t> in_flight_{0};
   std::atomic<uint64_t> next_isolate_id_{1};
+  // Worker requests and object turns share one sequence (RequestInfo::id).
+  std::atomic<uint64_t> next_request_id_{1};
+  race::Observer* observer_ = nullptr;
 };
 
 }  // namespace edgelab::runtime
