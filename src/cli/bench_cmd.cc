@@ -22,6 +22,7 @@
 #include "bench/load.h"
 #include "bench/report.h"
 #include "cli/commands.h"
+#include "cli/watch.h"
 #include "engine/engine.h"
 #include "instance/instance.h"
 #include "runtime/config.h"
@@ -215,14 +216,17 @@ class Runner {
   }
 
   // One repetition of `t`; the rep's figures, or a failure to report.
-  Result<bench::Rep> RunRep(const Target& t, const std::string& what, int* exit_code) {
+  // `observer` (may be null) sees the worker's operations.
+  Result<bench::Rep> RunRep(const Target& t, const std::string& what, int* exit_code,
+                            race::Observer* observer) {
     std::unique_ptr<TempData> data;
     std::unique_ptr<instance::Instance> in;
     std::string base = t.url;
     if (t.worker) {
       EDGELAB_ASSIGN_OR_RETURN(data, TempData::Make());
       temp_ = data->path();
-      EDGELAB_ASSIGN_OR_RETURN(in, StartWorker(t, data->path(), opts_.server_threads, exit_code));
+      EDGELAB_ASSIGN_OR_RETURN(
+          in, StartWorker(t, data->path(), opts_.server_threads, exit_code, observer));
       base = in->Url();
     }
     *exit_code = 1;
@@ -256,14 +260,15 @@ class Runner {
  private:
   // Serves edge.toml target `t` on `data` (a folder or ":memory:"); on an
   // error, *exit_code is 2 for bad input (edge.toml, module), else 1.
-  static Result<std::unique_ptr<instance::Instance>> StartWorker(const Target& t,
-                                                                 const std::string& data,
-                                                                 uint32_t threads, int* exit_code) {
+  static Result<std::unique_ptr<instance::Instance>> StartWorker(
+      const Target& t, const std::string& data, uint32_t threads, int* exit_code,
+      race::Observer* observer = nullptr) {
     instance::InstanceOptions io;
     io.config = t.config;
     io.data = data;
     io.quiet = true;
     io.threads = threads;
+    io.observer = observer;
     bool bad_input = false;
     auto started = instance::Instance::Start(io, &bad_input);
     if (!started.ok()) *exit_code = bad_input ? 2 : 1;
@@ -415,24 +420,30 @@ Status WriteFile(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
-// An output file must be writable before any load runs, not found unwritable
-// after minutes of it.
-Status CheckWritable(const std::string& path, const char* flag) {
-  if (path.empty() || path == "-") return Status::OK();
-  fs::path p = fs::absolute(path);
-  std::error_code ec;
-  bool exists = fs::exists(p, ec);
-  std::string dir = p.parent_path().string();
-  if (exists ? access(p.c_str(), W_OK) != 0 : access(dir.c_str(), W_OK) != 0) {
-    return Status::InvalidArgument(std::string(flag) + " " + path +
-                                   ": cannot write there: " + std::strerror(errno));
+// The watch flags' rules (commands.h): what they need of the targets.
+Status CheckWatch(const BenchOptions& opts, const std::vector<Target>& targets) {
+  const WatchFlags& w = opts.watch;
+  if (!w.any()) return Status::OK();
+  for (const Target& t : targets) {
+    if (!t.worker) {
+      return Status::InvalidArgument(t.text +
+                                     ": --race and --history watch a worker served here: give "
+                                     "its edge.toml, not a URL");
+    }
+  }
+  if (!w.history.empty() && (targets.size() > 1 || opts.reps > 1)) {
+    return Status::InvalidArgument(
+        "--history records one run: use it without --compare and with --reps 1");
+  }
+  if (!w.race_json.empty() && targets.size() > 1) {
+    return Status::InvalidArgument("--race-json takes one target: use it without --compare");
   }
   return Status::OK();
 }
 
 }  // namespace
 
-int Bench(const BenchOptions& opts) {
+int Bench(const BenchOptions& opts, uint64_t* races) {
   bench::BenchSpec spec;
   spec.command = opts.command;
   spec.reps = opts.reps;
@@ -488,6 +499,16 @@ int Bench(const BenchOptions& opts) {
   for (auto [path, flag] : {std::pair{opts.json, "--json"}, std::pair{opts.html, "--html"}}) {
     if (Status s = CheckWritable(path, flag); !s.ok()) return Fail(s, 2);
   }
+  if (Status s = CheckWatch(opts, targets); !s.ok()) return Fail(s, 2);
+  // One per target: its races over all its reps.
+  std::vector<std::unique_ptr<Watch>> watches(targets.size());
+  if (opts.watch.any()) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      auto w = Watch::Open(opts.watch, nullptr);
+      if (!w.ok()) return Fail(w.status(), 2);
+      watches[i] = std::move(*w);
+    }
+  }
   // One descriptor per connection, two when the worker is in this process
   // (its end of each connection too): -c 1000 passes Debian's soft limit.
   bool any_worker = false;
@@ -531,7 +552,8 @@ int Bench(const BenchOptions& opts) {
       if (interrupts.interrupted()) break;
       std::string what = targets[i].label;
       if (opts.reps > 1) what += " rep " + std::to_string(r) + "/" + std::to_string(opts.reps);
-      auto rep = runner.RunRep(targets[i], what, &failed_code);
+      auto rep = runner.RunRep(targets[i], what, &failed_code,
+                               watches[i] ? watches[i]->observer() : nullptr);
       if (!rep.ok()) {
         failed = rep.status();
         break;
@@ -567,7 +589,7 @@ int Bench(const BenchOptions& opts) {
   }
   spec.interrupted = interrupts.interrupted();
   spec.created = NowIso();
-  std::fprintf(text, "\n%s", bench::FormatTable(spec, results).c_str());
+  if (opts.table) std::fprintf(text, "\n%s", bench::FormatTable(spec, results).c_str());
   if (spec.interrupted) std::fprintf(text, "(interrupted: the reps above are all there is)\n");
   nlohmann::json doc = bench::ToJson(spec, results);
   // Text from the command line or a server (a URL, a label) need not be
@@ -590,6 +612,14 @@ int Bench(const BenchOptions& opts) {
       std::fprintf(text, "report: %s\n", fs::absolute(opts.html).string().c_str());
     }
   }
+  uint64_t found = 0;
+  for (size_t i = 0; i < watches.size(); ++i) {
+    if (!watches[i]) continue;
+    if (targets.size() > 1) std::fprintf(text, "\n%s:\n", targets[i].label.c_str());
+    if (Status s = watches[i]->Finish(text, /*print_reports=*/true); !s.ok()) code = Fail(s, 1);
+    found += watches[i]->races();
+  }
+  if (races != nullptr) *races = found;
   if (code != 0) return code;
   // A target where nothing succeeded measured nothing: say so to scripts.
   for (const auto& t : results) {

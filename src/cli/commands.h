@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "cli/watch.h"
 
 namespace edgelab::cli {
 
@@ -25,6 +26,7 @@ struct ServeOptions {
   uint32_t threads = 0;  // 0: one per core
   uint64_t max_body_bytes = 100 * 1024 * 1024;
   double drain_timeout_s = 30;  // after SIGINT/SIGTERM, before giving up on requests
+  WatchFlags watch;             // --race, --race-json, --history
 };
 int Serve(const ServeOptions& opts);
 
@@ -52,8 +54,18 @@ struct BenchOptions {
   bool quiet = false;           // no live progress line
   double drain_timeout_s = 10;  // for an edge.toml target to stop after a rep
   std::string command;          // as typed, for the record
+  bool table = true;            // the post's table after the run (race: off)
+  // --race, --race-json, --history: edge.toml targets only; --history with
+  // one target and one rep, --race-json with one target.
+  WatchFlags watch;
 };
-int Bench(const BenchOptions& opts);
+// `races` (optional) gets the number of race reports found over all targets.
+int Bench(const BenchOptions& opts, uint64_t* races = nullptr);
+
+// `edgelab race edge.toml`: Bench with --race on one edge.toml target; exit
+// kRaceFound when any race was reported, 0 when none, else Bench's code.
+inline constexpr int kRaceFound = 66;
+int Race(BenchOptions opts);
 
 struct CheckOptions {
   std::string file;                // a history: JSON lines or a Jepsen log

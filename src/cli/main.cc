@@ -13,11 +13,36 @@ int Fail(const Status& s, int code) {
   return code;
 }
 
+namespace {
+
+// --race, --race-json and --history on `cmd`; reports print `when`.
+void AddWatchFlags(CLI::App* cmd, WatchFlags* w, const std::string& when) {
+  cmd->add_flag("--race", w->race,
+                "Report lost updates and unprotected read-modify-writes of KV keys, " + when);
+  cmd->add_option("--race-json", w->race_json,
+                  "Also write the race reports as JSON to FILE (implies --race)");
+  cmd->add_option("--history", w->history,
+                  "Record every KV and Durable Object storage operation as JSON lines to FILE "
+                  "(Jepsen's model; decide it with edgelab check)");
+}
+
+// The command as typed, quoted where a shell would need it, for the record.
+std::string CommandLine(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = i == 0 ? "edgelab" : argv[i];
+    if (arg.find_first_of(" \t\"'") != std::string::npos) arg = "'" + arg + "'";
+    line += (i == 0 ? "" : " ") + arg;
+  }
+  return line;
+}
+
+}  // namespace
 }  // namespace edgelab::cli
 
 int main(int argc, char** argv) {
   using namespace edgelab::cli;  // NOLINT: wiring
-  CLI::App app{"edgelab: serve, bench and check stateful Wasm edge functions"};
+  CLI::App app{"edgelab: serve, bench, race-check and check stateful Wasm edge functions"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgelab 0.1.0");
   app.footer(
@@ -49,6 +74,7 @@ int main(int argc, char** argv) {
                 "(a second signal stops at once)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  AddWatchFlags(s, &serve.watch, "as they are found (stderr)");
 
   BenchOptions bench;
   bool list_prices = false;
@@ -129,6 +155,39 @@ int main(int argc, char** argv) {
                 "before it is abandoned (exit 1)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  AddWatchFlags(b, &bench.watch, "after the table (edge.toml targets)");
+
+  BenchOptions race;
+  auto* r = app.add_subcommand(
+      "race", "Load a worker with race detection on; exit 66 when it races (for CI)");
+  r->footer(
+      "Runs `edgelab bench TARGET --race` on one edge.toml: every KV read and write the worker "
+      "makes is watched. Reported: lost updates (a request's unconditional write erased another "
+      "request's write made after this one read the key) and, even at -c 1, unprotected "
+      "read-modify-writes (a read of a KV key, then an unconditional write of it, in one "
+      "request), each with the key, the requests and the guest's call sites (file:line when "
+      "the module has DWARF). A write with if_match / if_none_match, and Durable Object "
+      "storage, are never reported.\nExit codes: 0 no race; 66 a race was reported; 1 the run "
+      "failed; 2 bad input.");
+  r->add_option("target", race.target, "The worker's edge.toml (or its folder)")->required();
+  auto* rn_opt = r->add_option("-n,--requests", race.requests, "Requests to send (default 1000)");
+  r->add_option("-c,--connections", race.connections, "Requests in flight at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  r->add_option("-d,--duration", race.duration_s, "Seconds to run instead of -n")
+      ->check(CLI::NonNegativeNumber);
+  r->add_option("-t,--threads", race.threads, "Client threads")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  r->add_option("-m,--method", race.method, "Request method")->capture_default_str();
+  r->add_option("-H,--header", race.headers, "\"Name: value\" added to every request (repeat)");
+  r->add_option("--body", race.body, "Request body, or @FILE for a file's bytes");
+  r->add_option("-p,--path", race.paths,
+                "PATH[@WEIGHT]: request this path (repeat to mix paths by weight)");
+  r->add_option("--race-json", race.watch.race_json, "Also write the reports as JSON to FILE");
+  r->add_option("--history", race.watch.history,
+                "Record every KV and storage operation as JSON lines to FILE (for edgelab check)");
+  r->add_flag("--quiet,-q", race.quiet, "No live progress line");
 
   CheckOptions check;
   auto* k =
@@ -153,6 +212,11 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (s->parsed()) return Serve(serve);
+  if (r->parsed()) {
+    if (rn_opt->count() == 0 && race.duration_s == 0) race.requests = 1000;
+    race.command = CommandLine(argc, argv);
+    return Race(race);
+  }
   if (k->parsed()) return Check(check);
   if (b->parsed()) {
     if (list_prices) {
@@ -166,11 +230,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (n_opt->count() == 0 && bench.duration_s == 0) bench.requests = 1000;
-    for (int i = 0; i < argc; ++i) {
-      std::string arg = i == 0 ? "edgelab" : argv[i];
-      if (arg.find_first_of(" \t\"'") != std::string::npos) arg = "'" + arg + "'";
-      bench.command += (i == 0 ? "" : " ") + arg;
-    }
+    bench.command = CommandLine(argc, argv);
     return Bench(bench);
   }
   return 2;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 #include "cli/commands.h"
 #include "instance/instance.h"
@@ -42,6 +43,16 @@ bool WaitForDrain(const std::function<bool()>& done, int64_t deadline_ms, double
 int Serve(const ServeOptions& opts) {
   sched::RaiseFileLimit();  // one descriptor per connection: 1000 in flight needs more than 1024
   sched::BlockSignals({SIGINT, SIGTERM});
+  std::unique_ptr<Watch> watch;
+  if (opts.watch.any()) {
+    // Each new kind of race is printed the moment it is found, as TSan does.
+    auto w = Watch::Open(opts.watch, [](const std::string& text) {
+      std::fputs(text.c_str(), stderr);
+      std::fflush(stderr);
+    });
+    if (!w.ok()) return Fail(w.status(), 2);
+    watch = std::move(*w);
+  }
   instance::InstanceOptions io;
   io.config = opts.config;
   io.host = opts.host;
@@ -50,6 +61,7 @@ int Serve(const ServeOptions& opts) {
   io.quiet = opts.quiet;
   io.threads = opts.threads;
   io.max_body_bytes = opts.max_body_bytes;
+  io.observer = watch ? watch->observer() : nullptr;
   bool bad_input = false;
   auto started = instance::Instance::Start(io, &bad_input);
   if (!started.ok()) return Fail(started.status(), bad_input ? 2 : 1);
@@ -79,6 +91,10 @@ int Serve(const ServeOptions& opts) {
     // without joining them. The stores are thread-safe; nothing stored is
     // lost (a Durable Object answer not yet sent was not yet promised).
     if (Status s = in.Flush(); !s.ok()) Fail(s, 1);
+    // The history so far is kept too; unfinished operations end as info.
+    if (watch) {
+      if (Status s = watch->Finish(stderr, /*print_reports=*/false); !s.ok()) Fail(s, 1);
+    }
     std::fflush(stderr);
     std::_Exit(1);
   }
@@ -91,6 +107,9 @@ int Serve(const ServeOptions& opts) {
                  static_cast<unsigned long long>(st.rejected_connections),
                  static_cast<unsigned long long>(st.request_timeouts),
                  static_cast<unsigned long long>(st.write_timeouts));
+  }
+  if (watch) {
+    if (Status s = watch->Finish(stderr, /*print_reports=*/false); !s.ok()) return Fail(s, 1);
   }
   std::fprintf(stderr, "edgelab: stopped\n");
   return 0;
