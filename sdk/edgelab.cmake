@@ -9,10 +9,30 @@
 # The flags are the ones that work with Debian 12's clang 14 (see DESIGN.md):
 # --stack-first so a stack overflow traps instead of corrupting static data;
 # -mexec-model=reactor so _initialize runs once per isolate; C++ without
-# exceptions against libc++ for wasm32; --strip-debug drops the DWARF that
-# Debian's wasi-libc objects carry (the "name" section stays, so trap messages
-# still name the guest function). Every guest builds with
+# exceptions against libc++ for wasm32. Every guest builds with
 # -Wall -Wextra -Werror: a guest warning is as much a bug as a host one.
+#
+# DWARF: guests carry it so the engine names call sites with file:line
+# (src/engine/call_sites.h; race reports show them), and the "name" section
+# stays for trap messages. -gline-tables-only, not -g: it has what a call
+# site needs (line rows, and the inlined-subroutine entries with their call
+# lines, so inlined frames expand) at a third to a sixth of -g's size in the
+# C++ examples. It names functions without class or namespace, so the engine
+# takes the physical frame's name from the name section. The code is byte for
+# byte the same as without it (-fdebug-info-for-profiling, which would add
+# linkage names, changes the code: not used). Linking no longer passes --strip-debug, so the DWARF
+# that Debian's wasi-libc and libc++ objects carry comes along too (wasm-ld
+# strips all or nothing, and llvm-objcopy-14 cannot strip those archives);
+# that is most of the growth. Sizes of build/examples/*.wasm, 2026-11-27,
+# before (stripped) -> after (bytes; of the growth, about 296 KB is the
+# libraries' DWARF in a C++ worker, 31-96 KB the worker's own):
+#   hello 361 -> 1,374; counter-broken 26,674 -> 353,859;
+#   counter-cas 32,724 -> 372,083; counter-do 37,465 -> 395,302;
+#   lock 52,061 -> 445,781; counter-lock 45,683 -> 419,209.
+# The interpreter never sees custom sections, so instantiation is unchanged
+# (45-78 us per isolate for the C++ examples either way, within this VM's
+# noise) and so is Module::Load (2.2-4.4 ms, likewise); the engine keeps a
+# module's bytes in memory for its DWARF (call_sites.h).
 #
 # GNU dialects (gnu17, gnu++20) because strict ones hide POSIX names such as
 # clock_gettime in wasi-libc's headers.
@@ -92,7 +112,8 @@ function(edgelab_add_worker name)
     endif()
     add_custom_command(
       OUTPUT ${obj}
-      COMMAND ${compiler} ${common} ${lang} ${extra} -Wall -Wextra -Werror -I${EDGELAB_SDK_DIR}
+      COMMAND ${compiler} ${common} ${lang} ${extra} -gline-tables-only -Wall -Wextra -Werror
+              -I${EDGELAB_SDK_DIR}
               -MD -MF ${obj}.d -c ${abs} -o ${obj}
       DEPENDS ${abs}
       DEPFILE ${obj}.d
@@ -104,8 +125,7 @@ function(edgelab_add_worker name)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${W_OUTPUT_DIR}
-    COMMAND ${linker} ${common} -mexec-model=reactor -Wl,--stack-first -Wl,--strip-debug
-            -o ${out} ${objs}
+    COMMAND ${linker} ${common} -mexec-model=reactor -Wl,--stack-first -o ${out} ${objs}
     DEPENDS ${objs}
     COMMENT "Linking guest ${name}.wasm"
     VERBATIM)

@@ -182,11 +182,14 @@ class EngineImpl {
   uint64_t collections_ = 0;
 };
 
-class IsolateImpl {
+// Also the abi::GuestStack of its host calls: Capture reads the interpreter's
+// frames, which only make sense while a host call runs, as the contract
+// allows (host.h: HostCall::stack lives for the call).
+class IsolateImpl : public abi::GuestStack {
  public:
   IsolateImpl(EngineImpl* engine, std::shared_ptr<const Module> module, const Limits& limits,
               uint64_t cap_pages, interp::Instance::Ptr instance);
-  ~IsolateImpl();
+  ~IsolateImpl() override;
 
   // Runs the start function and `_initialize`, when present.
   Status Initialize(abi::Context* ctx);
@@ -196,6 +199,7 @@ class IsolateImpl {
                         interp::Values& results, interp::Trap::Ptr* out_trap);
   uint64_t memory_bytes() const { return memory_->ByteSize(); }
   const Module& module() const { return *module_; }
+  race::CallSitePtr Capture() const override;
 
  private:
   CallOutcome Run(const interp::Func::Ptr& func, abi::Context* ctx);
@@ -471,6 +475,19 @@ std::string IsolateImpl::InnermostGuestFunction() const {
   return "";
 }
 
+// Istream pcs of this instance's frames, innermost first: each frame not
+// innermost stands just after its call (call_map.h). Host frames (inst ==
+// null) are skipped; the rewrite's helpers are dropped by CallSites.
+race::CallSitePtr IsolateImpl::Capture() const {
+  const std::vector<interp::Frame>& frames = (*thread_).*ThreadFrames();
+  std::array<uint32_t, CallSites::kMaxFrames> pcs;
+  size_t n = 0;
+  for (auto it = frames.rbegin(); it != frames.rend() && n < pcs.size(); ++it) {
+    if (it->inst == instance_.get()) pcs[n++] = it->offset;
+  }
+  return m_.call_sites->Resolve(pcs.data(), n);
+}
+
 namespace {
 
 std::string HostName(const abi::HostFunction& fn) {
@@ -513,6 +530,7 @@ wabt::Result IsolateImpl::CallHost(const abi::HostFunction& fn, const interp::Va
   // The view is rebuilt for every call: memory.grow moves the data.
   abi::HostCall call{ctx_, abi::Memory{memory_->UnsafeData(), memory_->ByteSize()}, args.data(),
                      res.data()};
+  call.stack = this;
   abi::HostOutcome out = InvokeHost(fn, call);
   switch (out.kind) {
     case abi::HostOutcome::Kind::kReturn:

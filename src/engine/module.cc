@@ -1,7 +1,8 @@
 // engine/module.cc: Module::Load. Reads a Wasm binary into wabt's IR,
 // validates it, checks it against ABI v1 (exports, imports) and the engine's
 // shape rules, rewrites it to enforce limits (rewrite.h), then reads the
-// result into the interpreter's ModuleDesc that every engine instantiates.
+// result into the interpreter's ModuleDesc that every engine instantiates,
+// and maps its calls back to the original binary (call_map.h).
 //
 // Workload: once per worker module at startup (and per version deployed);
 // a 25 KB module loads in a few milliseconds, so clarity beats speed here.
@@ -15,6 +16,7 @@
 #include <memory>
 #include <utility>
 
+#include "engine/dwarf.h"
 #include "engine/engine.h"
 #include "engine/module_impl.h"
 #include "engine/nesting.h"
@@ -286,7 +288,7 @@ void IndexExports(ModuleImpl* m) {
   m->declared_max_pages = pages.max;  // MemoryType fills in 65536 when absent
 }
 
-Result<std::unique_ptr<ModuleImpl>> Build(std::string name, const std::vector<uint8_t>& bytes,
+Result<std::unique_ptr<ModuleImpl>> Build(std::string name, std::vector<uint8_t> bytes,
                                           const std::vector<std::string>& required,
                                           HostResolver resolve) {
   auto m = std::make_unique<ModuleImpl>();
@@ -306,6 +308,11 @@ Result<std::unique_ptr<ModuleImpl>> Build(std::string name, const std::vector<ui
   m->start_func = rw.start_func;
   EDGELAB_RETURN_IF_ERROR(Compile(m->name, ir, &m->desc));
   IndexExports(m.get());
+  m->call_map = CallMap::Build(ir, m->desc);
+  // The original bytes are kept only for DWARF (read on the first call site
+  // that needs it); the rewrite drops custom sections from `ir`.
+  if (!Dwarf::Present(bytes)) bytes = std::vector<uint8_t>();
+  m->call_sites = std::make_unique<CallSites>(*m, std::move(bytes));
   return m;
 }
 
@@ -381,7 +388,7 @@ Result<std::shared_ptr<const Module>> Module::FromBytes(std::string name,
                                                         std::vector<uint8_t> bytes,
                                                         const std::vector<std::string>& required,
                                                         HostResolver resolve) {
-  EDGELAB_ASSIGN_OR_RETURN(auto impl, Build(std::move(name), bytes, required, resolve));
+  EDGELAB_ASSIGN_OR_RETURN(auto impl, Build(std::move(name), std::move(bytes), required, resolve));
   return std::shared_ptr<const Module>(new Module(std::move(impl)));
 }
 

@@ -1,20 +1,23 @@
 // engine/module_impl.h: what a loaded Module holds (internal to engine/).
 // Includes wabt: compile its users as C++17.
 //
-// A ModuleImpl is built once by Module::Load and is then immutable; engines
-// on every thread read it at once without locks. Each Engine turns `desc`
-// into its own interp::Module (the interpreter's objects live in one Store
-// per thread).
+// A ModuleImpl is built once by Module::Load and is then immutable (but for
+// call_sites, a cache safe from any thread); engines on every thread read it
+// at once without locks. Each Engine turns `desc` into its own
+// interp::Module (the interpreter's objects live in one Store per thread).
 #ifndef EDGELAB_ENGINE_MODULE_IMPL_H_
 #define EDGELAB_ENGINE_MODULE_IMPL_H_
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "abi/host.h"
+#include "engine/call_map.h"
+#include "engine/call_sites.h"
 #include "engine/engine.h"
 #include "wabt/interp/interp.h"
 
@@ -54,6 +57,10 @@ class ModuleImpl {
   // instance's exports()).
   std::map<std::string, uint32_t, std::less<>> func_exports;
   std::vector<std::string> export_names;  // every export, for HasExport
+  // Guest call sites at host calls (abi::GuestStack): pcs of `desc`'s
+  // istream to calls in the original binary, and the interned sites.
+  CallMap call_map;
+  std::unique_ptr<CallSites> call_sites;  // never null after Load
 
  private:
   static uint64_t NextId();

@@ -1,0 +1,487 @@
+// engine/call_sites_test.cc: guest call sites at host calls (abi::GuestStack,
+// call_map.h, call_sites.h, dwarf.h): frames and names from the name
+// section, interning, the map from interpreter pcs to the original binary
+// (on WAT modules and on every guest the build made), DWARF file:line with
+// inlined frames on a real clang guest, and broken DWARF.
+//
+// Built as C++17 (it includes wabt).
+#include "engine/call_sites.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "abi/context.h"
+#include "abi/host.h"
+#include "engine/call_map.h"
+#include "engine/engine.h"
+#include "engine/module_impl.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "wabt/binary-reader-ir.h"
+#include "wabt/binary-reader.h"
+#include "wabt/binary-writer.h"
+#include "wabt/cast.h"
+#include "wabt/ir.h"
+#include "wabt/resolve-names.h"
+#include "wabt/stream.h"
+#include "wabt/wast-lexer.h"
+#include "wabt/wast-parser.h"
+
+namespace edgelab::engine {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::EndsWith;
+using ::testing::IsEmpty;
+
+// ---- Modules and the capturing host function ----
+
+// `wat` assembled to a binary with a name section.
+std::vector<uint8_t> Wat(const std::string& wat) {
+  wabt::Errors errors;
+  auto lexer = wabt::WastLexer::CreateBufferLexer("test.wat", wat.data(), wat.size(), &errors);
+  wabt::WastParseOptions options{wabt::Features()};
+  std::unique_ptr<wabt::Module> module;
+  if (wabt::Failed(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) ||
+      wabt::Failed(wabt::ResolveNamesModule(module.get(), &errors))) {
+    ADD_FAILURE() << "bad WAT in test";
+    return {};
+  }
+  wabt::MemoryStream stream;
+  wabt::WriteBinaryOptions write(wabt::Features(), true, false, /*write_debug_names=*/true);
+  EXPECT_TRUE(wabt::Succeeded(wabt::WriteBinaryModule(&stream, module.get(), write)));
+  return stream.output_buffer().data;
+}
+
+std::vector<race::CallSitePtr> g_sites;  // what test.capture saw (one thread at a time)
+
+abi::HostOutcome Capture(abi::HostCall& c) {
+  g_sites.push_back(c.stack == nullptr ? nullptr : c.stack->Capture());
+  return abi::HostOutcome::Return();
+}
+
+const abi::HostFunction* Resolver(std::string_view module, std::string_view name) {
+  static const abi::HostFunction kCapture{"test", "capture", {}, {}, Capture};
+  if (module == "test" && name == "capture") return &kCapture;
+  return abi::FindHostFunction(module, name);
+}
+
+std::shared_ptr<const Module> MustLoad(std::vector<uint8_t> bytes) {
+  auto m = Module::FromBytes("test.wasm", std::move(bytes), {"fetch"}, Resolver);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? *m : nullptr;
+}
+
+// The sites test.capture saw during one call of `fn` on a new isolate.
+std::vector<race::CallSitePtr> CallFetch(Engine& engine, const std::shared_ptr<const Module>& m,
+                                         const char* fn = "fetch") {
+  g_sites.clear();
+  abi::Context ctx(nullptr, nullptr, nullptr);
+  auto iso = engine.Instantiate(m, Limits(), &ctx);
+  EXPECT_TRUE(iso.ok()) << iso.status().ToString();
+  if (!iso.ok()) return {};
+  CallOutcome out = (*iso)->Call(fn, &ctx);
+  EXPECT_TRUE(out.ok()) << out.message;
+  return g_sites;
+}
+
+std::vector<std::string> Names(const race::CallSitePtr& site) {
+  std::vector<std::string> names;
+  if (site == nullptr) return names;
+  for (const race::Frame& f : site->frames) names.push_back(f.function);
+  return names;
+}
+
+// fetch calls inner through middle (twice), through other, and directly.
+constexpr char kNested[] = R"((module
+  (import "test" "capture" (func $capture))
+  (memory (export "memory") 1)
+  (func $inner (call $capture))
+  (func $middle (call $inner) (call $inner))
+  (func $other (call $capture))
+  (func $fetch (export "fetch") (call $middle) (call $other) (call $inner)))
+)";
+
+// ---- Frames and interning, without DWARF ----
+
+TEST(CallSitesTest, FramesAreTheGuestFunctionsInnermostFirst) {
+  Engine engine;
+  auto m = MustLoad(Wat(kNested));
+  ASSERT_NE(m, nullptr);
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 4u);
+  EXPECT_THAT(Names(sites[0]), ElementsAre("inner", "middle", "fetch"));
+  EXPECT_THAT(Names(sites[1]), ElementsAre("inner", "middle", "fetch"));
+  EXPECT_THAT(Names(sites[2]), ElementsAre("other", "fetch"));
+  EXPECT_THAT(Names(sites[3]), ElementsAre("inner", "fetch"));
+  EXPECT_EQ(sites[0]->module, "test.wasm");
+  for (const race::Frame& f : sites[0]->frames) {
+    EXPECT_EQ(f.file, "");
+    EXPECT_EQ(f.line, 0u);
+    EXPECT_FALSE(f.inlined);
+  }
+}
+
+TEST(CallSitesTest, EqualStacksShareOneSiteAndOtherCallsDoNot) {
+  Engine engine;
+  auto m = MustLoad(Wat(kNested));
+  ASSERT_NE(m, nullptr);
+  std::vector<race::CallSitePtr> first = CallFetch(engine, m);
+  std::vector<race::CallSitePtr> again = CallFetch(engine, m);  // a new isolate
+  std::vector<race::CallSitePtr> elsewhere;
+  std::thread([&] {
+    Engine other;
+    elsewhere = CallFetch(other, m);
+  }).join();
+  ASSERT_EQ(first.size(), 4u);
+  ASSERT_EQ(again.size(), 4u);
+  ASSERT_EQ(elsewhere.size(), 4u);
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i], again[i]) << i;
+    EXPECT_EQ(first[i], elsewhere[i]) << i;
+  }
+  // The two calls of inner in middle: same functions, different sites.
+  EXPECT_NE(first[0], first[1]);
+  EXPECT_EQ(m->impl().call_sites->interned(), 4u);
+}
+
+TEST(CallSitesTest, HelpersOfTheRewriteAndHostFramesLeaveNoFrames) {
+  // memory.grow and memory.fill go through the rewrite's helpers, and
+  // call_indirect gets a probe call in front (rewrite.h); none may show.
+  Engine engine;
+  auto m = MustLoad(Wat(R"((module
+    (import "test" "capture" (func $capture))
+    (memory (export "memory") 1)
+    (table 1 funcref)
+    (elem (i32.const 0) $target)
+    (type $void (func))
+    (func $target
+      (drop (memory.grow (i32.const 1)))
+      (memory.fill (i32.const 0) (i32.const 0) (i32.const 64))
+      (call $capture))
+    (func $fetch (export "fetch")
+      (call_indirect (type $void) (i32.const 0))
+      (call $target)))
+  )"));
+  ASSERT_NE(m, nullptr);
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 2u);
+  EXPECT_THAT(Names(sites[0]), ElementsAre("target", "fetch"));
+  EXPECT_THAT(Names(sites[1]), ElementsAre("target", "fetch"));
+  EXPECT_NE(sites[0], sites[1]);  // call_indirect and call: two sites
+}
+
+TEST(CallSitesTest, DeepStacksKeepTheInnermostFrames) {
+  Engine engine;
+  auto m = MustLoad(Wat(R"((module
+    (import "test" "capture" (func $capture))
+    (memory (export "memory") 1)
+    (func $down (param $n i32)
+      (if (i32.eqz (local.get $n)) (then (call $capture) (return)))
+      (call $down (i32.sub (local.get $n) (i32.const 1))))
+    (func $fetch (export "fetch") (call $down (i32.const 40))))
+  )"));
+  ASSERT_NE(m, nullptr);
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 1u);
+  EXPECT_EQ(Names(sites[0]), std::vector<std::string>(CallSites::kMaxFrames, "down"));
+}
+
+TEST(CallSitesTest, NoGuestFrameIsNull) {
+  auto m = MustLoad(Wat(kNested));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->impl().call_sites->Resolve(nullptr, 0), nullptr);
+  const uint32_t outside = m->impl().desc.istream.end() + 100;
+  EXPECT_EQ(m->impl().call_sites->Resolve(&outside, 1), nullptr);
+}
+
+TEST(CallSitesTest, PastTheCapNewStacksAreFreshSitesNotInterned) {
+  auto m = MustLoad(Wat(kNested));
+  ASSERT_NE(m, nullptr);
+  const ModuleImpl& impl = m->impl();
+  // Any pc inside a function is a frame of it (offset unknown); pairs of
+  // pcs inside fetch make more distinct stacks than the cap.
+  const uint32_t fetch = 4 - static_cast<uint32_t>(impl.imports.size());
+  const uint32_t start = impl.desc.funcs.at(fetch).code_offset;
+  size_t made = 0;
+  for (uint32_t a = 0; a < 100 && made <= CallSites::kMaxInterned; ++a) {
+    for (uint32_t b = 0; b < 64 && made <= CallSites::kMaxInterned; ++b, ++made) {
+      const uint32_t pcs[] = {start + a % 8, start + b % 8, start + a / 8, start + b / 8};
+      ASSERT_NE(impl.call_sites->Resolve(pcs, 4), nullptr);
+    }
+  }
+  EXPECT_EQ(impl.call_sites->interned(), CallSites::kMaxInterned);
+  const uint32_t fresh[] = {start, start, start, start, start};
+  race::CallSitePtr a = impl.call_sites->Resolve(fresh, 5);
+  race::CallSitePtr b = impl.call_sites->Resolve(fresh, 5);
+  ASSERT_NE(a, nullptr);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a->frames.size(), 5u);
+}
+
+// ---- The call map against the original binary ----
+
+struct OriginalCall {
+  uint32_t offset;  // last byte of the instruction
+  bool direct;
+  uint32_t callee;
+};
+
+void CollectCalls(const wabt::ExprList& exprs, std::vector<OriginalCall>* out) {
+  for (const wabt::Expr& e : exprs) {
+    const auto last = static_cast<uint32_t>(e.loc.offset - 1);
+    if (auto* c = wabt::dyn_cast<wabt::CallExpr>(&e)) {
+      out->push_back({last, true, c->var.index()});
+    } else if (wabt::isa<wabt::CallIndirectExpr>(&e)) {
+      out->push_back({last, false, 0});
+    } else if (auto* b = wabt::dyn_cast<wabt::BlockExpr>(&e)) {
+      CollectCalls(b->block.exprs, out);
+    } else if (auto* l = wabt::dyn_cast<wabt::LoopExpr>(&e)) {
+      CollectCalls(l->block.exprs, out);
+    } else if (auto* i = wabt::dyn_cast<wabt::IfExpr>(&e)) {
+      CollectCalls(i->true_.exprs, out);
+      CollectCalls(i->false_, out);
+    }
+  }
+}
+
+bool ReadLeb(const std::vector<uint8_t>& bytes, size_t* pos, uint32_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 35 && *pos < bytes.size(); shift += 7) {
+    const uint8_t b = bytes[(*pos)++];
+    v |= uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) {
+      *out = static_cast<uint32_t>(v);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether the bytes ending at `c.offset` decode as that call: 0x10 callee,
+// or 0x11 type table (LEBs may be padded, as wasm-ld writes them).
+bool EndsCall(const std::vector<uint8_t>& bytes, const OriginalCall& c) {
+  const size_t end = size_t{c.offset} + 1;
+  for (size_t len = 2; len <= 11 && len <= end; ++len) {
+    size_t pos = end - len;
+    if (bytes[pos++] != (c.direct ? 0x10 : 0x11)) continue;
+    uint32_t first = 0, table = 0;
+    if (!ReadLeb(bytes, &pos, &first)) continue;
+    if (c.direct ? first == c.callee && pos == end : ReadLeb(bytes, &pos, &table) && pos == end) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<uint8_t> ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Every call of every function of `bytes` (read independently of the
+// engine, before any rewrite) is in the loaded module's map at its offset,
+// and the map holds nothing else but the rewrite's own calls (offset 0).
+void ExpectEveryCallMapped(const std::string& what, const std::vector<uint8_t>& bytes,
+                           const Module& m) {
+  wabt::Module ir;
+  wabt::Errors errors;
+  wabt::ReadBinaryOptions options(wabt::Features(), nullptr, false, true, false);
+  ASSERT_TRUE(wabt::Succeeded(
+      wabt::ReadBinaryIr(what.c_str(), bytes.data(), bytes.size(), options, &errors, &ir)));
+  const CallMap& map = m.impl().call_map;
+  EXPECT_THAT(map.unmapped(), IsEmpty()) << what;
+  size_t calls = 0;
+  for (uint32_t f = ir.num_func_imports; f < ir.funcs.size(); ++f) {
+    std::vector<OriginalCall> original;
+    CollectCalls(ir.funcs[f]->exprs, &original);
+    std::vector<uint32_t> want, got;
+    for (const OriginalCall& c : original) {
+      EXPECT_TRUE(EndsCall(bytes, c)) << what << ": func " << f << " at " << c.offset;
+      want.push_back(c.offset);
+    }
+    for (const CallPoint& p : map.CallsIn(f)) {
+      if (p.offset != 0) got.push_back(p.offset);
+    }
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want) << what << ": func " << f;
+    calls += want.size();
+  }
+  EXPECT_GT(calls, 0u) << what;
+}
+
+TEST(CallMapTest, EveryCallOfATestModuleIsMapped) {
+  std::vector<uint8_t> bytes = Wat(kNested);
+  auto m = MustLoad(bytes);
+  ASSERT_NE(m, nullptr);
+  ExpectEveryCallMapped("kNested", bytes, *m);
+}
+
+// The invariant of call_map.h on real clang output: a wabt whose reader
+// emits calls differently fails here rather than mislabel call sites.
+TEST(CallMapTest, EveryCallOfEveryGuestTheBuildMadeIsMapped) {
+  const char* dir = std::getenv("EDGELAB_BUILD_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "EDGELAB_BUILD_DIR not set";
+  std::vector<std::string> paths;
+  for (const char* sub : {"/examples", "/tests/guests"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(std::string(dir) + sub, ec)) {
+      if (entry.path().extension() == ".wasm") paths.push_back(entry.path().string());
+    }
+  }
+  if (paths.empty()) GTEST_SKIP() << "no guests built under " << dir;
+  for (const std::string& path : paths) {
+    auto m = Module::Load(path, {});
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ExpectEveryCallMapped(path, ReadBytes(path), **m);
+  }
+}
+
+// ---- DWARF ----
+
+// The line of `source` holding `marker` (0 if none).
+uint32_t LineOf(const std::string& source, const std::string& marker) {
+  std::ifstream in(source);
+  std::string line;
+  for (uint32_t n = 1; std::getline(in, line); ++n) {
+    if (line.find(marker) != std::string::npos) return n;
+  }
+  return 0;
+}
+
+TEST(CallSitesDwarfTest, ARealGuestGetsFileLineAndInlinedFrames) {
+  const std::string path = EDGELAB_CALL_SITE_GUEST;
+  const std::string source = EDGELAB_CALL_SITE_GUEST_SOURCE;
+  auto loaded = Module::FromBytes(path, ReadBytes(path), {"fetch"}, Resolver);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const std::shared_ptr<const Module>& module = *loaded;
+  EXPECT_TRUE(module->impl().call_sites->has_dwarf());
+  Engine engine;
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, module);
+  ASSERT_EQ(sites.size(), 1u);
+  ASSERT_NE(sites[0], nullptr);
+  const std::vector<race::Frame>& f = sites[0]->frames;
+  ASSERT_EQ(f.size(), 3u) << ::testing::PrintToString(Names(sites[0]));
+  EXPECT_EQ(f[0].function, "Record");  // -gline-tables-only: DWARF's plain name
+  EXPECT_THAT(f[0].file, EndsWith("src/engine/call_site_guest.cc"));
+  EXPECT_EQ(f[0].line, LineOf(source, "MARK: capture"));
+  EXPECT_NE(f[0].column, 0u);
+  EXPECT_TRUE(f[0].inlined);
+  EXPECT_EQ(f[1].function, "shop::Cart::Checkout(int)");  // the name section's, demangled
+  EXPECT_EQ(f[1].file, f[0].file);
+  EXPECT_EQ(f[1].line, LineOf(source, "MARK: record"));
+  EXPECT_FALSE(f[1].inlined);
+  EXPECT_EQ(f[2].function, "fetch()");  // C++: a mangled name, demangled
+  EXPECT_EQ(f[2].line, LineOf(source, "MARK: checkout"));
+  EXPECT_FALSE(f[2].inlined);
+  EXPECT_EQ(CallFetch(engine, module).at(0), sites[0]);
+}
+
+// A custom section: id 0, size, name, contents.
+void AppendCustom(std::vector<uint8_t>* m, const std::string& name,
+                  const std::vector<uint8_t>& contents) {
+  std::vector<uint8_t> body;
+  auto leb = [](std::vector<uint8_t>* out, uint64_t v) {
+    do {
+      const uint8_t low = v & 0x7f;
+      v >>= 7;
+      out->push_back(v != 0 ? low | 0x80 : low);
+    } while (v != 0);
+  };
+  leb(&body, name.size());
+  body.insert(body.end(), name.begin(), name.end());
+  body.insert(body.end(), contents.begin(), contents.end());
+  m->push_back(0);
+  leb(m, body.size());
+  m->insert(m->end(), body.begin(), body.end());
+}
+
+TEST(CallSitesDwarfTest, BrokenDwarfStillLoadsAndGivesNames) {
+  // Random bytes, then headers that claim more than there is.
+  std::vector<std::vector<uint8_t>> garbage;
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> g(16 + rng() % 300);
+    for (uint8_t& b : g) b = static_cast<uint8_t>(rng());
+    garbage.push_back(g);
+  }
+  garbage.push_back({0xff, 0xff, 0xff, 0xf0, 0x04, 0x00, 0, 0, 0, 0, 0x04});  // 64-bit, huge
+  garbage.push_back({0x40, 0x00, 0x00, 0x00, 0x04, 0x00, 0, 0, 0, 0, 0x04, 0x01});
+  garbage.push_back({});
+  for (size_t i = 0; i < garbage.size(); ++i) {
+    std::vector<uint8_t> bytes = Wat(kNested);
+    for (const char* name : {".debug_info", ".debug_abbrev", ".debug_line", ".debug_str",
+                             ".debug_ranges", ".debug_aranges"}) {
+      AppendCustom(&bytes, name, garbage[i]);
+    }
+    auto m = MustLoad(bytes);
+    ASSERT_NE(m, nullptr) << i;
+    Engine engine;
+    std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+    ASSERT_EQ(sites.size(), 4u) << i;
+    std::vector<std::string> physical;
+    for (const race::Frame& f : sites[2]->frames) {
+      if (!f.inlined) physical.push_back(f.function);
+    }
+    EXPECT_THAT(physical, ElementsAre("other", "fetch")) << i;
+  }
+}
+
+// The contents of the custom sections named ".debug_*": [begin, end).
+std::vector<std::pair<size_t, size_t>> DebugSections(const std::vector<uint8_t>& m) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t pos = 8;
+  uint32_t size = 0, name_len = 0;
+  while (pos < m.size()) {
+    const uint8_t id = m[pos++];
+    if (!ReadLeb(m, &pos, &size) || size > m.size() - pos) break;
+    const size_t end = pos + size;
+    size_t name = pos;
+    if (id == 0 && ReadLeb(m, &name, &name_len) && name_len <= end - name &&
+        std::string(m.begin() + name, m.begin() + name + name_len).rfind(".debug_", 0) == 0) {
+      out.emplace_back(name + name_len, end);
+    }
+    pos = end;
+  }
+  return out;
+}
+
+TEST(CallSitesDwarfTest, CorruptedDwarfOfARealGuestStillGivesItsFrames) {
+  const std::string path = EDGELAB_CALL_SITE_GUEST;
+  const std::vector<uint8_t> original = ReadBytes(path);
+  const std::vector<std::pair<size_t, size_t>> sections = DebugSections(original);
+  ASSERT_GE(sections.size(), 2u);
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> bytes = original;
+    const auto& [begin, end] = sections[rng() % sections.size()];
+    for (uint32_t n = 1 + rng() % 16; n > 0; --n) {
+      bytes[begin + rng() % (end - begin)] = static_cast<uint8_t>(rng());
+    }
+    auto m = Module::FromBytes(path, std::move(bytes), {"fetch"}, Resolver);
+    ASSERT_TRUE(m.ok()) << seed << ": " << m.status().ToString();
+    Engine engine;
+    std::vector<race::CallSitePtr> sites = CallFetch(engine, *m);
+    ASSERT_EQ(sites.size(), 1u) << seed;
+    ASSERT_NE(sites[0], nullptr) << seed;
+    size_t physical = 0;
+    for (const race::Frame& f : sites[0]->frames) {
+      EXPECT_NE(f.function, "") << seed;
+      physical += f.inlined ? 0 : 1;
+    }
+    EXPECT_EQ(physical, 2u) << seed;  // Checkout and fetch, whatever DWARF says
+  }
+}
+
+}  // namespace
+}  // namespace edgelab::engine
