@@ -59,8 +59,10 @@ class GuestStack {
   // The guest's frames at this host call, innermost first (the guest
   // function that called the host function is frames[0]), symbolized with
   // DWARF when the module has it, else with the name section. Interned: the
-  // same stack of the same module gives the same pointer. Null when no
-  // guest frame is known.
+  // same stack of the same module gives the same pointer, for the first
+  // 4,096 distinct stacks of a module (engine/call_sites.h); past them each
+  // capture is a fresh site (race reports then stop grouping new sites).
+  // Null when no guest frame is known.
   virtual race::CallSitePtr Capture() const = 0;
 };
 
