@@ -196,6 +196,7 @@ HostOutcome KvPut(HostCall& c) {
                        : opts.condition == C::kIfNoneMatch ? race::Op::Condition::kIfNoneMatch
                                                            : race::Op::Condition::kNone;
     o.op().if_match = opts.if_match;
+    o.op().expiration_ms = opts.expiration_ms;
     opts.report_previous = true;
   }
   o.Invoke();

@@ -32,15 +32,37 @@ std::string SlotKey(std::string_view space, std::string_view key) {
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// A token (a run of letters and digits) that is an id rather than a name:
+// it holds a digit ("17", "v2", "0a1b2c3d"), or is long hex without one.
+bool IsIdToken(std::string_view t) {
+  bool digit = false, hex = true;
+  for (char c : t) {
+    digit |= IsDigit(c);
+    hex &= IsHex(c);
+  }
+  return digit || (hex && t.size() >= 16);
+}
 
 std::string KeyPattern(std::string_view key) {
   std::string out;
-  for (size_t i = 0; i < key.size(); ++i) {
-    if (!IsDigit(key[i])) {
-      out += key[i];
-    } else if (i == 0 || !IsDigit(key[i - 1])) {
-      out += '*';
+  size_t i = 0;
+  while (i < key.size()) {
+    if (!IsAlnum(key[i])) {
+      out += key[i++];
+      continue;
     }
+    size_t end = i;
+    while (end < key.size() && IsAlnum(key[end])) ++end;
+    std::string_view token = key.substr(i, end - i);
+    if (IsIdToken(token)) {
+      out += '*';
+    } else {
+      out += token;
+    }
+    i = end;
   }
   return out;
 }
@@ -327,10 +349,6 @@ std::string OverwrittenText(const Report& r, const TextOpts& t) {
     return "  erased the write of " + QuotedValue(o) + " by " + Who(o.request) + " at " +
            At(t, o.time_ns) + " (etag " + o.etag + "):\n" + Frames(o.site, t.base);
   }
-  if (o.etag.empty()) {
-    return "  erased a delete (or expiry): the key was absent when this write landed, though "
-           "the request had last seen it present\n";
-  }
   return "  erased a write of etag " + o.etag +
          " that was not observed (made before the detector started, by another process, or "
          "no longer remembered)\n";
@@ -408,6 +426,7 @@ struct Detector::State {
   std::vector<ReportGroup> groups;
   std::map<GroupKey, size_t> index;  // into groups
   uint64_t total = 0;
+  uint64_t ungrouped = 0;  // reports past kMaxGroups: counted, not kept
 
   // Scheduler time of the first operation seen: the text's times count from
   // it. Written once under mu, read by Format without it.
@@ -442,6 +461,11 @@ void Detector::State::Add(GroupKey key, Make make, Fresh* fresh) {
     ++groups[it->second].count;
     return;
   }
+  if (groups.size() >= kMaxGroups) {
+    index.erase(it);
+    ++ungrouped;
+    return;
+  }
   groups.push_back(ReportGroup{make(), 1});
   fresh->push_back(groups.back());
 }
@@ -468,7 +492,10 @@ void Detector::State::Write(RequestState& r, const std::string& slot, const Op& 
   auto read = r.reads.find(slot);
   if (read != r.reads.end() && op.condition == Op::Condition::kNone) {
     const ReadRecord& rd = read->second;
-    if (opts.lost_updates && op.previous_etag && *op.previous_etag != rd.known_etag) {
+    // previous_etag "" after a read that found the key: a delete or an
+    // expiry came between, not a write; deletes are not writes here.
+    if (opts.lost_updates && op.previous_etag && !op.previous_etag->empty() &&
+        *op.previous_etag != rd.known_etag) {
       LostUpdate(r, rd, slot, op, fresh);
     }
     if (opts.predictive) {
@@ -645,17 +672,23 @@ std::string Detector::Format(const ReportGroup& g) const {
 std::string Detector::Summary() const {
   Settle();
   std::vector<ReportGroup> groups;
-  uint64_t total = 0;
+  uint64_t total = 0, ungrouped = 0;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     groups = state_->groups;
     total = state_->total;
+    ungrouped = state_->ungrouped;
   }
   std::string s;
   for (const ReportGroup& g : groups) s += Format(g);
   if (groups.empty()) return s + "edgelab: no races found\n";
+  std::string more;
+  if (ungrouped > 0) {
+    more = " (and " + std::to_string(ungrouped) + " more in groups past the first " +
+           std::to_string(kMaxGroups) + ", not kept)";
+  }
   return s + "edgelab: " + std::to_string(total) + (total == 1 ? " report" : " reports") + " in " +
-         std::to_string(groups.size()) + (groups.size() == 1 ? " group" : " groups") + "\n";
+         std::to_string(groups.size()) + (groups.size() == 1 ? " group" : " groups") + more + "\n";
 }
 
 std::string Detector::Json() const {

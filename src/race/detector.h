@@ -23,16 +23,20 @@
 // A lost update needs the store's previous_etag, and is one when that
 // differs from the etag the request last knew for the key: the etag read (""
 // when absent), or its own later write's (or "" after its own delete), so a
-// request that writes twice does not race with itself. The overwritten write
-// is the observed write (any request, any condition) whose new etag is
-// previous_etag.
+// request that writes twice does not race with itself, and previous_etag is
+// not "" (the key absent when the write landed, though the request had seen
+// it: a delete or an expiry came between, and deletes are not writes here).
+// The overwritten write is the observed write (any request, any condition)
+// whose new etag is previous_etag.
 //
 // Dedupe: reports are grouped by (kind, namespace, key pattern, the sites
 // involved: read, write and, for lost updates, the overwritten write's):
-// the pattern is the key with every run of digits replaced by "*" (so
-// "user:17" and "user:42" group), sites compare by CallSite identity (a
-// group holds its sites, so an address is never reused while grouped).
-// Each group keeps its first report in full and a count. Counting: the
+// the pattern is the key with every id-like token (a run of letters and
+// digits that holds a digit, or 16+ hex letters) replaced by "*" (so
+// "user:17" and "user:42" group, and "session:0a1b2c3d..." with its kind),
+// sites compare by CallSite identity (a group holds its sites, so an address
+// is never reused while grouped). Each group keeps its first report in full
+// and a count; at most kMaxGroups groups are kept. Counting: the
 // predictive report counts every write that does the pattern; the lost
 // update counts every erased write.
 //
@@ -65,6 +69,10 @@ namespace edgelab::race {
 
 inline constexpr size_t kRecentWrites = 256;
 inline constexpr size_t kRecentWritesTotal = size_t{1} << 16;
+// Groups kept; reports that would start more are counted in total() and the
+// summary, not kept (a key pattern the masking misses, over a long serve,
+// would otherwise grow a group per key).
+inline constexpr size_t kMaxGroups = 1000;
 
 // One side of a report: an operation as it was observed.
 struct Access {

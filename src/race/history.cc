@@ -72,7 +72,27 @@ const char* TypeOf(Op::Outcome o) {
   return "info";
 }
 
-std::string HistoryKey(const Op& op) { return std::string(op.space) + "/" + std::string(op.key); }
+// "<space>/<key>"; a KV namespace id is escaped ('%' as %25, '/' as %2F) so
+// that namespace "a" with key "b/c" and namespace "a/b" with key "c" stay
+// apart (an object's space is "<class>/<id>": a class name is an identifier
+// and an id is hex, so its '/' is the only one).
+std::string HistoryKey(const Op& op) {
+  std::string out;
+  if (op.store == Op::Store::kKv) {
+    for (char c : op.space) {
+      if (c == '%') {
+        out += "%25";
+      } else if (c == '/') {
+        out += "%2F";
+      } else {
+        out += c;
+      }
+    }
+  } else {
+    out = std::string(op.space);
+  }
+  return out + "/" + std::string(op.key);
+}
 
 // After `op` (of `p`) completed: what its request now knows of the key. A
 // read sets it; the request's own writes and deletes update it only once a
@@ -100,6 +120,7 @@ struct HistoryRecorder::State {
   FILE* file = nullptr;
   Status error;  // the first write error
   uint64_t lines = 0;
+  uint64_t expiries = 0;  // processes "expiry-N" of values that expire
   bool closed = false;
   std::unordered_map<uint64_t, RequestLog> requests;  // by request id, until End
   RecentByKey<Tagged> values{kValuesPerKey, kValuesTotal, kValueBytes};
@@ -154,7 +175,10 @@ Pending HistoryRecorder::State::Start(const Op& op, const RequestLog& log) const
   Pending p;
   p.key = HistoryKey(op);
   p.start_ns = op.start_ns;
-  p.info_only = op.store == Op::Store::kObject && op.in_transaction && op.kind != Op::Kind::kRead;
+  // Inside a transaction nothing is certain until it commits (commit and
+  // rollback are not observed): writes may be rolled back, and reads see the
+  // transaction's own uncommitted writes. All are info; reads without a value.
+  p.info_only = op.store == Op::Store::kObject && op.in_transaction;
   if (op.kind == Op::Kind::kRead) return p;
   if (op.kind == Op::Kind::kDelete) {
     p.f = "delete";
@@ -214,9 +238,25 @@ void HistoryRecorder::State::Finish(const Op& op, Pending& p) {
   const char* type = p.info_only ? "info" : TypeOf(op.outcome);
   Json value = p.value;
   if (op.kind == Op::Kind::kRead) {
-    value = op.outcome == Op::Outcome::kOk && op.found ? String(op.value) : Json();
+    value = op.outcome == Op::Outcome::kOk && op.found && !p.info_only ? String(op.value) : Json();
   }
   Line(process, type, p, value, op.end_ns);
+  // A value with an expiration may vanish at any moment after it was
+  // written: an expiry is a delete nobody completes, so the checker may place
+  // it anywhere later (or nowhere).
+  if (op.store == Op::Store::kKv && op.kind == Op::Kind::kWrite &&
+      op.outcome != Op::Outcome::kFailed && op.expiration_ms > 0) {
+    Pending expiry;
+    expiry.key = p.key;
+    expiry.f = "delete";
+    Json j = {{"process", "expiry-" + std::to_string(++expiries)},
+              {"type", "invoke"},
+              {"f", "delete"},
+              {"key", p.key},
+              {"value", nullptr},
+              {"time", op.end_ns}};
+    Write(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
   if (op.store != Op::Store::kKv || op.outcome != Op::Outcome::kOk) return;
   if (op.kind == Op::Kind::kWrite || (op.kind == Op::Kind::kRead && op.found)) {
     Learn(p.key, op.etag, op.value);
@@ -276,11 +316,6 @@ void HistoryRecorder::End(const RequestInfo& request, bool) {
   if (it == state_->requests.end()) return;
   if (it->second.pending) state_->Cut(request.id, *it->second.pending);
   state_->requests.erase(it);
-}
-
-void HistoryRecorder::Append(std::string_view json_line) {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  state_->Write(json_line);
 }
 
 Status HistoryRecorder::Close() {

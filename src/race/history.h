@@ -16,6 +16,10 @@
 //                  true) and a refused one as "cas" [null, new] with "fail"
 //   if_none_match -> "cas", [null, new]
 //   delete      -> "delete", null
+// A KV value written with an expiration may vanish any time later: the
+// recorder adds, at the write's completion, the invoke of a "delete" by a
+// process "expiry-N" that never completes (indeterminate: the checker may
+// place it anywhere after, or not at all).
 // Read-modify-writes: an unconditional write of a key the same request read
 // earlier (its last read) is recorded as the update the request assumed it
 // made: "cas" [value read, value written] with "rmw": true in the line. When
@@ -68,18 +72,11 @@ class HistoryRecorder : public Observer {
   void Complete(const Op& op) override;
   void End(const RequestInfo& request, bool finished) override;
 
-  // A line not from an observed operation (e.g. the bench's request-level
-  // counter ops): written as is. Ignored after Close.
-  // Requires: `json_line` is one JSON object without a newline, with a
-  // "time" (ns, the scheduler's clock): check/ orders by time only when
-  // every line has one.
-  void Append(std::string_view json_line);
-
   // Closes every pending operation with info, flushes and closes the file;
   // later events are ignored. The first write error seen (disk full), naming
   // the path, else OK; a second Close returns the same.
   Status Close();
-  uint64_t lines() const;  // written so far, Append's included
+  uint64_t lines() const;  // written so far
   // For tests: requests with state (an operation seen, not yet Ended).
   size_t tracked_requests() const;
 

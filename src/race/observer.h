@@ -47,11 +47,11 @@ using CallSitePtr = std::shared_ptr<const CallSite>;
 // unique within one runtime, shared by worker requests and object turns.
 struct RequestInfo {
   uint64_t id = 0;
-  uint64_t isolate = 0;    // the isolate serving it (ids unique per runtime)
-  std::string worker;      // the worker's name (edge.toml `name`)
-  std::string method;      // of the request the guest received
-  std::string path;        // its path, without the query
-  std::string object;      // inside a Durable Object: "<class>/<id>"; else empty
+  uint64_t isolate = 0;  // the isolate serving it (ids unique per runtime)
+  std::string worker;    // the worker's name (edge.toml `name`)
+  std::string method;    // of the request the guest received
+  std::string path;      // its path, without the query
+  std::string object;    // inside a Durable Object: "<class>/<id>"; else empty
 };
 
 // One KV or storage operation.
@@ -73,15 +73,16 @@ struct Op {
   // kKv: the namespace id (edge.toml `id`, shared by every worker binding
   // it); kObject: "<class>/<object id>".
   std::string_view space;
-  std::string_view binding;  // kKv: the binding the guest used; else empty
-  std::string_view key;      // kList: the prefix
+  std::string_view binding;              // kKv: the binding the guest used; else empty
+  std::string_view key;                  // kList: the prefix
   const RequestInfo* request = nullptr;  // never null
-  bool in_transaction = false;  // kObject: inside storage_txn_begin/commit
+  bool in_transaction = false;           // kObject: inside storage_txn_begin/commit
 
   // Writes: what is written (empty for kDelete) and the precondition.
   std::string_view value;
   Condition condition = Condition::kNone;
   std::string_view if_match;  // the etag required, for kIfMatch
+  int64_t expiration_ms = 0;  // KV writes: when the value expires (Unix ms); 0: never
 
   // Complete only.
   Outcome outcome = Outcome::kOk;
