@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -178,11 +179,15 @@ class ProgressLine {
 // Polled from the main thread: signals are blocked in every thread.
 class Interrupts {
  public:
+  // Runs before the exit of a second signal (closes --history, writes
+  // --race-json: what was observed so far is kept).
+  void set_before_exit(std::function<void()> fn) { before_exit_ = std::move(fn); }
   // Polls for a pending signal; on the second one, removes `temp` and exits.
   void Poll(const std::string& temp) {
     int sig = sched::WaitForSignalFor({SIGINT, SIGTERM}, 0);
     if (sig == 0) return;
     if (interrupted_) {
+      if (before_exit_) before_exit_();
       std::error_code ec;
       if (!temp.empty()) fs::remove_all(temp, ec);
       std::fprintf(stderr, "\nedgelab: %s again: stopping now\n", strsignal(sig));
@@ -199,6 +204,7 @@ class Interrupts {
 
  private:
   bool interrupted_ = false;
+  std::function<void()> before_exit_;
 };
 
 class Runner {
@@ -526,6 +532,11 @@ int Bench(const BenchOptions& opts, uint64_t* races) {
   // blocked before any thread starts, so that every thread inherits it.
   sched::BlockSignals({SIGINT, SIGTERM});
   Interrupts interrupts;
+  interrupts.set_before_exit([&watches] {
+    for (auto& w : watches) {
+      if (w) w->Finish(stderr, /*print_reports=*/false).IgnoreError();
+    }
+  });
 
   const bool json_stdout = opts.json == "-";
   FILE* text = json_stdout ? stderr : stdout;
@@ -580,9 +591,29 @@ int Bench(const BenchOptions& opts, uint64_t* races) {
     }
   }
   if (!failed.ok()) Fail(failed, failed_code);
+  // The races found, also when the run failed or was cut short: a worker
+  // that failed midway may have raced before.
+  uint64_t found = 0;
+  Status watch_error;
+  auto finish_watches = [&] {
+    for (size_t i = 0; i < watches.size(); ++i) {
+      if (!watches[i]) continue;
+      if (targets.size() > 1) std::fprintf(text, "\n%s:\n", targets[i].label.c_str());
+      if (Status s = watches[i]->Finish(text, /*print_reports=*/true); !s.ok()) watch_error = s;
+      found += watches[i]->races();
+      // A worker abandoned at its drain timeout may still report to it
+      // (watch.h): leave it, as the worker is left, to the process's exit.
+      if (runner.stuck()) watches[i].release();
+    }
+    if (races != nullptr) *races = found;
+  };
   size_t measured = 0;
   for (const auto& t : results) measured += t.reps.size();
-  if (measured == 0) return !failed.ok() ? failed_code : 130;
+  if (measured == 0) {
+    finish_watches();
+    if (!watch_error.ok()) Fail(watch_error, 1);
+    return !failed.ok() ? failed_code : 130;
+  }
   // Compare like with like: a rep of A without its B is left out.
   if (results.size() == 2 && results[0].reps.size() > results[1].reps.size()) {
     results[0].reps.pop_back();
@@ -612,14 +643,8 @@ int Bench(const BenchOptions& opts, uint64_t* races) {
       std::fprintf(text, "report: %s\n", fs::absolute(opts.html).string().c_str());
     }
   }
-  uint64_t found = 0;
-  for (size_t i = 0; i < watches.size(); ++i) {
-    if (!watches[i]) continue;
-    if (targets.size() > 1) std::fprintf(text, "\n%s:\n", targets[i].label.c_str());
-    if (Status s = watches[i]->Finish(text, /*print_reports=*/true); !s.ok()) code = Fail(s, 1);
-    found += watches[i]->races();
-  }
-  if (races != nullptr) *races = found;
+  finish_watches();
+  if (!watch_error.ok()) code = Fail(watch_error, 1);
   if (code != 0) return code;
   // A target where nothing succeeded measured nothing: say so to scripts.
   for (const auto& t : results) {

@@ -22,8 +22,8 @@ void AddWatchFlags(CLI::App* cmd, WatchFlags* w, const std::string& when) {
   cmd->add_option("--race-json", w->race_json,
                   "Also write the race reports as JSON to FILE (implies --race)");
   cmd->add_option("--history", w->history,
-                  "Record every KV and Durable Object storage operation as JSON lines to FILE "
-                  "(Jepsen's model; decide it with edgelab check)");
+                  "Record every KV and Durable Object storage read, write and delete as JSON "
+                  "lines to FILE (Jepsen's model; decide it with edgelab check)");
 }
 
 // The command as typed, quoted where a shell would need it, for the record.
@@ -161,14 +161,16 @@ int main(int argc, char** argv) {
   auto* r = app.add_subcommand(
       "race", "Load a worker with race detection on; exit 66 when it races (for CI)");
   r->footer(
-      "Runs `edgelab bench TARGET --race` on one edge.toml: every KV read and write the worker "
-      "makes is watched. Reported: lost updates (a request's unconditional write erased another "
+      "Runs `edgelab bench TARGET --race` on one edge.toml: every KV read, write and delete the "
+      "worker makes is watched. Reported: lost updates (a request's unconditional write erased "
+      "another "
       "request's write made after this one read the key) and, even at -c 1, unprotected "
       "read-modify-writes (a read of a KV key, then an unconditional write of it, in one "
       "request), each with the key, the requests and the guest's call sites (file:line when "
       "the module has DWARF). A write with if_match / if_none_match, and Durable Object "
-      "storage, are never reported.\nExit codes: 0 no race; 66 a race was reported; 1 the run "
-      "failed; 2 bad input.");
+      "storage, are never reported.\nExit codes: 0 no race; 66 a race was reported (also when "
+      "the run failed or was interrupted); 1 the run failed; 2 bad input; 130 interrupted "
+      "(Ctrl-C) before any race.");
   r->add_option("target", race.target, "The worker's edge.toml (or its folder)")->required();
   auto* rn_opt = r->add_option("-n,--requests", race.requests, "Requests to send (default 1000)");
   r->add_option("-c,--connections", race.connections, "Requests in flight at once")
@@ -185,8 +187,10 @@ int main(int argc, char** argv) {
   r->add_option("-p,--path", race.paths,
                 "PATH[@WEIGHT]: request this path (repeat to mix paths by weight)");
   r->add_option("--race-json", race.watch.race_json, "Also write the reports as JSON to FILE");
-  r->add_option("--history", race.watch.history,
-                "Record every KV and storage operation as JSON lines to FILE (for edgelab check)");
+  r->add_option(
+      "--history", race.watch.history,
+      "Record every KV and storage read, write and delete as JSON lines to FILE (for edgelab "
+      "check)");
   r->add_flag("--quiet,-q", race.quiet, "No live progress line");
 
   CheckOptions check;

@@ -41,6 +41,9 @@ Status CheckWritable(const std::string& path, const char* flag) {
   std::error_code ec;
   bool exists = fs::exists(p, ec);
   std::string dir = p.parent_path().string();
+  if (exists && fs::is_directory(p, ec)) {
+    return Status::InvalidArgument(std::string(flag) + " " + path + ": is a directory");
+  }
   if (exists ? access(p.c_str(), W_OK) != 0 : access(dir.c_str(), W_OK) != 0) {
     return Status::InvalidArgument(std::string(flag) + " " + path +
                                    ": cannot write there: " + std::strerror(errno));
@@ -80,10 +83,12 @@ Result<std::unique_ptr<Watch>> Watch::Open(const WatchFlags& flags,
 Watch::~Watch() = default;
 
 Status Watch::Finish(FILE* out, bool print_reports) {
+  if (finished_) return Status::OK();  // said and written once
+  finished_ = true;
   Status first;
   if (history_) {
-    uint64_t lines = history_->lines();
-    Status s = history_->Close();
+    Status s = history_->Close();  // first: it closes cut-off operations with lines of its own
+    const uint64_t lines = history_->lines();
     if (s.ok()) {
       std::fprintf(out, "history: %s (%llu lines; check it with: edgelab check %s)\n",
                    flags_.history.c_str(), static_cast<unsigned long long>(lines),

@@ -46,7 +46,9 @@ class Watch {
   // Closes the history and writes --race-json. With `print_reports`, prints
   // every report group to `out` first (serve printed them live already);
   // then the summary line and what was written where.
-  // Requires: the worker stopped (nothing observes any more).
+  // Once: a second call does nothing. Safe while the worker still runs (a
+  // worker abandoned at a drain timeout): operations after it are not
+  // recorded; the Watch must then outlive that worker (leak it).
   Status Finish(FILE* out, bool print_reports);
 
  private:
@@ -58,6 +60,7 @@ class Watch {
   std::unique_ptr<race::HistoryRecorder> history_;
   std::unique_ptr<Tee> tee_;
   race::Observer* observer_ = nullptr;
+  bool finished_ = false;
 };
 
 // Checks that `path` can be written (or created) before any work runs: an
