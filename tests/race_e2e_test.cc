@@ -1,9 +1,11 @@
 // `edgelab race`, `bench --race`, `serve --race` and `--history` end to end
 // (issue 5 item 8): the real binary on the example workers.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <sys/wait.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
@@ -54,8 +56,8 @@ bool HasFrameIn(const json& access, const std::string& file) {
 TEST(RaceE2E, CounterBrokenLosesUpdatesAt100InFlightAndExits66) {
   TempDir dir;
   const std::string out = dir.path() + "/race.json";
-  ProcessRun r = RunEdgelab({"race", Example("counter-broken"), "-n", "1000", "-c", "100", "-q",
-                             "--race-json", out});
+  ProcessRun r = RunEdgelab(
+      {"race", Example("counter-broken"), "-n", "1000", "-c", "100", "-q", "--race-json", out});
   ASSERT_EQ(r.exit_code, 66) << r.out << r.err;
   EXPECT_NE(r.out.find("WARNING: edgelab: lost update"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SUMMARY: edgelab: lost update"), std::string::npos) << r.out;
@@ -75,8 +77,7 @@ TEST(RaceE2E, CounterBrokenLosesUpdatesAt100InFlightAndExits66) {
   // Call sites: the worker's own lines (the examples carry DWARF).
   EXPECT_TRUE(HasFrameIn(g["read"], "counter-broken/worker.cc")) << g["read"].dump(2);
   EXPECT_TRUE(HasFrameIn(g["write"], "counter-broken/worker.cc")) << g["write"].dump(2);
-  EXPECT_TRUE(HasFrameIn(g["overwritten"], "counter-broken/worker.cc"))
-      << g["overwritten"].dump(2);
+  EXPECT_TRUE(HasFrameIn(g["overwritten"], "counter-broken/worker.cc")) << g["overwritten"].dump(2);
 }
 
 // At concurrency 1 nothing interleaves, so nothing is lost -- and the bug is
@@ -85,8 +86,8 @@ TEST(RaceE2E, CounterBrokenLosesUpdatesAt100InFlightAndExits66) {
 TEST(RaceE2E, CounterBrokenIsReportedAtConcurrencyOneBeforeItLosesAnything) {
   TempDir dir;
   const std::string out = dir.path() + "/race.json";
-  ProcessRun r = RunEdgelab({"race", Example("counter-broken"), "-n", "20", "-c", "1", "-q",
-                             "--race-json", out});
+  ProcessRun r = RunEdgelab(
+      {"race", Example("counter-broken"), "-n", "20", "-c", "1", "-q", "--race-json", out});
   ASSERT_EQ(r.exit_code, 66) << r.out << r.err;
   EXPECT_NE(r.out.find("unprotected read-modify-write of KV key \"global_counter\""),
             std::string::npos)
@@ -108,8 +109,8 @@ class RaceFreeWorkers : public ::testing::TestWithParam<std::tuple<std::string, 
 
 TEST_P(RaceFreeWorkers, NoReportsAndExitZero) {
   const auto& [worker, in_flight] = GetParam();
-  ProcessRun r = RunEdgelab({"race", Example(worker), "-n", "1000", "-c",
-                             std::to_string(in_flight), "-q"});
+  ProcessRun r =
+      RunEdgelab({"race", Example(worker), "-n", "1000", "-c", std::to_string(in_flight), "-q"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("WARNING"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("no races found"), std::string::npos) << r.out;
@@ -183,6 +184,37 @@ TEST(RaceE2E, HistoriesFromCounterBrokenAreNotLinearizableAndFromCounterLockAre)
   EXPECT_EQ(cl.exit_code, 0) << cl.out << cl.err;
   // It holds the lock object's storage too (keys "<class>/<id>/<key>").
   EXPECT_NE(ReadAll(lock).find("/holder\""), std::string::npos);
+}
+
+// Ctrl-C: the first ends the run and still reports (a race found: 66); the
+// second exits at once but keeps the history whole (it was cut mid-line).
+TEST(RaceE2E, InterruptsKeepTheReportsAndTheHistory) {
+  TempDir dir;
+  const std::string bin = BuildPath("edgelab");
+  const std::string once = dir.path() + "/once.jsonl";
+  std::string cmd = "timeout --preserve-status -s INT 1 " + bin + " race " +
+                    Example("counter-broken") + " -d 30 -c 4 -q --history " + once +
+                    " >/dev/null 2>&1";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 66);
+
+  // Slow KV, so requests are still in flight when the second Ctrl-C comes.
+  const std::string slow = dir.Write(
+      "slow.toml", "name = \"slow\"\nmain = \"" + BuildPath("examples/counter-broken.wasm") +
+                       "\"\n[[kv_namespaces]]\nbinding = \"EDGE_COUNTER_KV\"\nid = \"counter\"\n"
+                       "[kv.latency]\ndist = \"fixed\"\nms = 2000\n");
+  const std::string twice = dir.path() + "/twice.jsonl";
+  cmd = "(" + bin + " race " + slow + " -d 30 -c 4 -q --history " + twice +
+        " >/dev/null 2>&1 & p=$!; sleep 1; kill -INT $p; sleep 0.3; kill -INT $p; wait $p)";
+  status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string text = ReadAll(twice);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  ProcessRun c = RunEdgelab({"check", twice, "--model", "cas-register", "--timeout", "120"});
+  EXPECT_NE(c.exit_code, 2) << c.out << c.err;  // every line reads
 }
 
 // `serve --race` prints a report as soon as it is found, and the history it
