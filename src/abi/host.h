@@ -62,7 +62,10 @@ class GuestStack {
   // same stack of the same module gives the same pointer, for the first
   // 4,096 distinct stacks of a module (engine/call_sites.h); past them each
   // capture is a fresh site (race reports then stop grouping new sites).
-  // Null when no guest frame is known.
+  // Null when no guest frame is known, and always for a module loaded
+  // without call sites: the engine resolves them at load, only when asked
+  // (engine.h, LoadOptions; the runtime asks when an observer is set).
+  // Symbolizes nothing itself, so it is safe on a request's fiber.
   virtual race::CallSitePtr Capture() const = 0;
 };
 

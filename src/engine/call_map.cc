@@ -158,6 +158,13 @@ std::optional<CallPoint> CallMap::Find(uint32_t pc) const {
   return CallPoint{num_imports_ + static_cast<uint32_t>(i), 0};
 }
 
+std::vector<CallPoint> CallMap::Calls() const {
+  std::vector<CallPoint> out;
+  out.reserve(entries_.size());
+  for (const Entry& e : entries_) out.push_back(e.point);
+  return out;
+}
+
 std::vector<CallPoint> CallMap::CallsIn(uint32_t func) const {
   std::vector<CallPoint> out;
   for (const Entry& e : entries_) {

@@ -59,7 +59,9 @@ class CallMap {
   std::optional<CallPoint> Find(uint32_t pc) const;
   // Defined functions (module indexes) left unmapped by invariant (1).
   const std::vector<uint32_t>& unmapped() const { return unmapped_; }
-  // Every mapped call, by function: for tests.
+  // Every mapped call (the rewrite's included, offset 0), in istream order.
+  std::vector<CallPoint> Calls() const;
+  // Every mapped call in function `func`: for tests.
   std::vector<CallPoint> CallsIn(uint32_t func) const;
 
  private:

@@ -1,13 +1,15 @@
-// engine/call_site_bench.cc: what abi::GuestStack::Capture costs (call_sites.h):
-// a host call that captures a stack already interned, against the same host
-// call that does not, with 2, 8 and 32 guest frames; then the first capture
-// of a DWARF guest (opening its DWARF, one lookup). A standalone tool, not a
+// engine/call_site_bench.cc: what call sites cost (call_sites.h): a host call
+// that captures a stack already interned, against the same host call that
+// does not, with 2, 8 and 32 guest frames; then, for each module named on the
+// command line, its load without and with LoadOptions::call_sites (which
+// symbolizes every call) and the table that leaves. A standalone tool, not a
 // test (timings vary by machine and load):
 //
-//   ninja -C build edgelab_call_site_bench call_site_guest &&
-//     build/src/engine/edgelab_call_site_bench build/src/engine/call_site_guest.wasm
+//   ninja -C build edgelab_call_site_bench call_site_guest && cd build &&
+//     src/engine/edgelab_call_site_bench src/engine/call_site_guest.wasm examples/*.wasm
 //
-// Times are wall clock, best of 5 runs of 200,000 host calls each.
+// Times are wall clock: best of 5 runs of 200,000 host calls each; best of 5
+// loads.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include "abi/context.h"
 #include "abi/host.h"
 #include "engine/engine.h"
+#include "engine/module_impl.h"
 #include "wabt/binary-writer.h"
 #include "wabt/ir.h"
 #include "wabt/resolve-names.h"
@@ -105,27 +108,39 @@ double Best(const std::shared_ptr<const engine::Module>& m, bool capture) {
   return best;
 }
 
-// The first fetch of the guest at `path` (which calls test.capture) and the
-// second: the first opens the DWARF and symbolizes.
-void FirstDwarfCapture(const char* path) {
+// Best of 5 loads of `bytes`, in seconds; the last module in *out.
+double BestLoad(const char* path, const std::vector<uint8_t>& bytes, bool call_sites,
+                std::shared_ptr<const engine::Module>* out) {
+  engine::LoadOptions options;
+  options.call_sites = call_sites;
+  double best = 1e9;
+  for (int run = 0; run < 5; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    auto m = engine::Module::FromBytes(path, bytes, {}, Resolver, options);
+    best = std::min(best, Seconds(std::chrono::steady_clock::now() - start));
+    if (!m.ok()) {
+      std::fprintf(stderr, "%s: %s\n", path, m.status().ToString().c_str());
+      std::exit(1);
+    }
+    *out = *m;
+  }
+  return best;
+}
+
+// The load of the module at `path` without and with call sites.
+void LoadCost(const char* path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
   if (bytes.empty()) return;
-  auto m = engine::Module::FromBytes(path, bytes, {"fetch"}, Resolver);
-  if (!m.ok()) return;
-  engine::Engine engine;
-  abi::Context ctx(nullptr, nullptr, nullptr);
-  auto iso = engine.Instantiate(*m, engine::Limits(), &ctx);
-  if (!iso.ok()) return;
-  g_capture = true;
-  auto start = std::chrono::steady_clock::now();
-  if (!(*iso)->Call("fetch", &ctx).ok()) return;
-  const double first = Seconds(std::chrono::steady_clock::now() - start);
-  start = std::chrono::steady_clock::now();
-  if (!(*iso)->Call("fetch", &ctx).ok()) return;
-  const double second = Seconds(std::chrono::steady_clock::now() - start);
-  std::printf("DWARF guest (%zu bytes): first fetch with a capture %.3f ms, next %.3f ms\n",
-              bytes.size(), first * 1e3, second * 1e3);
+  std::shared_ptr<const engine::Module> m;
+  const double without = BestLoad(path, bytes, false, &m);
+  const double with = BestLoad(path, bytes, true, &m);
+  const engine::CallSiteStats& st = m->impl().call_sites->stats();
+  std::printf(
+      "  %s (%zu KB): %.2f ms, with call sites %.2f ms (+%.2f); %zu calls, %zu from DWARF, "
+      "%zu units refused, table %zu KB\n",
+      path, bytes.size() / 1024, without * 1e3, with * 1e3, (with - without) * 1e3, st.calls,
+      st.dwarf_calls, st.units_refused, st.table_bytes / 1024);
 }
 
 }  // namespace
@@ -133,13 +148,17 @@ void FirstDwarfCapture(const char* path) {
 int main(int argc, char** argv) {
   std::printf("host call, cached capture vs none (ns per call, best of 5 x %d calls)\n", kCalls);
   for (int depth : {2, 8, 32}) {
-    auto m = engine::Module::FromBytes("bench.wasm", Wat(Module(depth)), {"fetch"}, Resolver);
+    engine::LoadOptions options;
+    options.call_sites = true;
+    auto m =
+        engine::Module::FromBytes("bench.wasm", Wat(Module(depth)), {"fetch"}, Resolver, options);
     if (!m.ok()) return 1;
     const double none = Best(*m, false), with = Best(*m, true);
     std::printf("  %2zu frames: none %.1f, capture %.1f: capture costs %.1f ns\n",
                 g_last ? g_last->frames.size() : 0, none * 1e9 / kCalls, with * 1e9 / kCalls,
                 (with - none) * 1e9 / kCalls);
   }
-  if (argc > 1) FirstDwarfCapture(argv[1]);
+  if (argc > 1) std::printf("module load, best of 5 (ms)\n");
+  for (int i = 1; i < argc; ++i) LoadCost(argv[i]);
   return 0;
 }

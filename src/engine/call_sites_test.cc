@@ -1,17 +1,23 @@
 // engine/call_sites_test.cc: guest call sites at host calls (abi::GuestStack,
-// call_map.h, call_sites.h, dwarf.h): frames and names from the name
-// section, interning, the map from interpreter pcs to the original binary
-// (on WAT modules and on every guest the build made), DWARF file:line with
-// inlined frames on a real clang guest, and broken DWARF.
+// call_map.h, call_sites.h, dwarf.h, demangle.h): frames and names from the
+// name section, interning, the map from interpreter pcs to the original
+// binary (on WAT modules and on every guest the build made), DWARF file:line
+// with inlined frames on a real clang guest, broken DWARF, and hostile input
+// (long and exploding mangled names, DIEs nested 100,000 deep) captured on a
+// request fiber's stack; LoadOptions::call_sites off.
 //
 // Built as C++17 (it includes wabt).
 #include "engine/call_sites.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <random>
@@ -22,6 +28,8 @@
 #include "abi/context.h"
 #include "abi/host.h"
 #include "engine/call_map.h"
+#include "engine/demangle.h"
+#include "engine/dwarf.h"
 #include "engine/engine.h"
 #include "engine/module_impl.h"
 #include "gmock/gmock.h"
@@ -75,8 +83,15 @@ const abi::HostFunction* Resolver(std::string_view module, std::string_view name
   return abi::FindHostFunction(module, name);
 }
 
-std::shared_ptr<const Module> MustLoad(std::vector<uint8_t> bytes) {
-  auto m = Module::FromBytes("test.wasm", std::move(bytes), {"fetch"}, Resolver);
+LoadOptions WithCallSites() {
+  LoadOptions options;
+  options.call_sites = true;
+  return options;
+}
+
+std::shared_ptr<const Module> MustLoad(std::vector<uint8_t> bytes,
+                                       const LoadOptions& options = WithCallSites()) {
+  auto m = Module::FromBytes("test.wasm", std::move(bytes), {"fetch"}, Resolver, options);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? *m : nullptr;
 }
@@ -341,9 +356,11 @@ TEST(CallMapTest, EveryCallOfEveryGuestTheBuildMadeIsMapped) {
   }
   if (paths.empty()) GTEST_SKIP() << "no guests built under " << dir;
   for (const std::string& path : paths) {
-    auto m = Module::Load(path, {});
+    auto m = Module::Load(path, {}, WithCallSites());
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     ExpectEveryCallMapped(path, ReadBytes(path), **m);
+    // Every guest the build made loads with call sites, each unit accepted.
+    EXPECT_EQ((*m)->impl().call_sites->stats().units_refused, 0u) << path;
   }
 }
 
@@ -362,10 +379,13 @@ uint32_t LineOf(const std::string& source, const std::string& marker) {
 TEST(CallSitesDwarfTest, ARealGuestGetsFileLineAndInlinedFrames) {
   const std::string path = EDGELAB_CALL_SITE_GUEST;
   const std::string source = EDGELAB_CALL_SITE_GUEST_SOURCE;
-  auto loaded = Module::FromBytes(path, ReadBytes(path), {"fetch"}, Resolver);
+  auto loaded = Module::FromBytes(path, ReadBytes(path), {"fetch"}, Resolver, WithCallSites());
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   const std::shared_ptr<const Module>& module = *loaded;
-  EXPECT_TRUE(module->impl().call_sites->has_dwarf());
+  const CallSiteStats& stats = module->impl().call_sites->stats();
+  EXPECT_GT(stats.dwarf_calls, 0u);
+  EXPECT_GT(stats.table_bytes, 0u);
+  EXPECT_EQ(stats.units_refused, 0u);
   Engine engine;
   std::vector<race::CallSitePtr> sites = CallFetch(engine, module);
   ASSERT_EQ(sites.size(), 1u);
@@ -468,7 +488,7 @@ TEST(CallSitesDwarfTest, CorruptedDwarfOfARealGuestStillGivesItsFrames) {
     for (uint32_t n = 1 + rng() % 16; n > 0; --n) {
       bytes[begin + rng() % (end - begin)] = static_cast<uint8_t>(rng());
     }
-    auto m = Module::FromBytes(path, std::move(bytes), {"fetch"}, Resolver);
+    auto m = Module::FromBytes(path, std::move(bytes), {"fetch"}, Resolver, WithCallSites());
     ASSERT_TRUE(m.ok()) << seed << ": " << m.status().ToString();
     Engine engine;
     std::vector<race::CallSitePtr> sites = CallFetch(engine, *m);
@@ -481,6 +501,353 @@ TEST(CallSitesDwarfTest, CorruptedDwarfOfARealGuestStillGivesItsFrames) {
     }
     EXPECT_EQ(physical, 2u) << seed;  // Checkout and fetch, whatever DWARF says
   }
+}
+
+// ---- Without call sites ----
+
+TEST(CallSitesTest, WithoutCallSitesCaptureIsNullAndNothingIsResolved) {
+  Engine engine;
+  auto m = MustLoad(Wat(kNested), LoadOptions());
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->impl().call_sites, nullptr);
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 4u);
+  for (const race::CallSitePtr& site : sites) EXPECT_EQ(site, nullptr);
+}
+
+TEST(CallSitesDwarfTest, ADwarfGuestLoadedWithoutCallSitesKeepsNoDwarf) {
+  // No table, no DWARF reader, no copy of the module's bytes: ModuleImpl
+  // holds the original bytes nowhere, and CallSites (which read them) is
+  // not made.
+  const std::string path = EDGELAB_CALL_SITE_GUEST;
+  auto m = Module::FromBytes(path, ReadBytes(path), {"fetch"}, Resolver);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->impl().call_sites, nullptr);
+  Engine engine;
+  EXPECT_THAT(CallFetch(engine, *m), ElementsAre(nullptr));
+}
+
+// ---- Hostile names and DWARF ----
+
+std::string Repeat(const std::string& s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// f(int*...*) with `stars` stars: __cxa_demangle recursed once per star,
+// ~360 bytes of stack each; 1,000 overflowed a request fiber's 256 KiB.
+std::string DeepPointerName(size_t stars) { return "_Z1f" + Repeat("P", stars) + "i"; }
+
+// f(A, B<A, A>, B<B<A, A>, B<A, A> >, ...): each level names the previous
+// one twice through a back-reference, doubling the demangled length (22
+// levels: 245 bytes that print 54 MB).
+std::string ExplodingName(int levels) {
+  auto seq = [](int i) {  // the <seq-id> of substitution i: S_, S0_, S1_, ...
+    static constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if (i == 0) return std::string("S_");
+    std::string id;
+    for (int k = i - 1;; k /= 36) {
+      id.insert(id.begin(), kDigits[k % 36]);
+      if (k < 36) break;
+    }
+    return "S" + id + "_";
+  };
+  std::string name = "_Z1f1A";  // substitution 0: A
+  for (int level = 0, prev = 0, next = 2; level < levels; ++level, prev = next++) {
+    name += (level == 0 ? "1B" : seq(1)) + "I" + seq(prev) + seq(prev) + "E";  // B is 1
+  }
+  return name;
+}
+
+TEST(DemangleTest, ReadsNamesAndBoundsWhatHostileOnesCost) {
+  EXPECT_EQ(Demangle("_ZN4shop4Cart8CheckoutEi"), "shop::Cart::Checkout(int)");
+  EXPECT_EQ(Demangle("_Z5fetchv"), "fetch()");
+  EXPECT_EQ(Demangle("fetch"), "fetch");
+  EXPECT_EQ(Demangle("_Z"), "_Z");
+  EXPECT_EQ(Demangle("_Z1fPPi!"), "_Z1fPPi!");
+  EXPECT_EQ(Demangle(ExplodingName(2)), "f(A, B<A, A>, B<B<A, A>, B<A, A> >)");
+  EXPECT_EQ(Demangle("_Z1fIJicEEvDpT_"), "void f<int, char>(int, char)");  // a pack expansion
+  // 600 parameters: their array (4.8 KB) outgrows the parser's 4 KiB blocks.
+  std::string ints = "int";
+  for (int i = 1; i < 600; ++i) ints += ", int";
+  EXPECT_EQ(Demangle("_Z1f" + Repeat("i", 600)), "f(" + ints + ")");
+  // Deep but short: demangled (on this thread's stack, as at load).
+  EXPECT_EQ(Demangle(DeepPointerName(1000)), "f(int" + std::string(1000, '*') + ")");
+  // Past kMaxMangledBytes: kept.
+  const std::string long_name = DeepPointerName(kMaxMangledBytes);
+  EXPECT_EQ(Demangle(long_name), long_name);
+  // Bounded to print more than kMaxPrintedBytes: kept, without printing it.
+  for (int levels : {22, 60}) {
+    const std::string name = ExplodingName(levels);
+    ASSERT_LE(name.size(), kMaxMangledBytes);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(Demangle(name), name) << levels;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1)) << levels;
+  }
+}
+
+// Runs `fn` on a thread with a request fiber's stack (256 KiB, as
+// sched::RealScheduler's default), the stack Capture runs on.
+void OnFiberSizedStack(std::function<void()> fn) {
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+  pthread_t thread;
+  auto run = [](void* arg) -> void* {
+    (*static_cast<std::function<void()>*>(arg))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attr, run, &fn), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+std::vector<race::CallSitePtr> CallFetchOnFiberSizedStack(const std::shared_ptr<const Module>& m) {
+  std::vector<race::CallSitePtr> sites;
+  OnFiberSizedStack([&] {
+    Engine engine;
+    sites = CallFetch(engine, m);
+  });
+  return sites;
+}
+
+TEST(CallSitesTest, HostileNamesInTheNameSectionLoadAndCaptureOnAFibersStack) {
+  const std::string deep = DeepPointerName(1000);
+  const std::string too_long = DeepPointerName(2 * kMaxMangledBytes);
+  const std::string exploding = ExplodingName(60);
+  auto m = MustLoad(Wat(R"((module
+    (import "test" "capture" (func $capture))
+    (memory (export "memory") 1)
+    (func $)" + deep + R"( (call $capture))
+    (func $)" + too_long +
+                        R"( (call $capture))
+    (func $)" + exploding +
+                        R"( (call $capture))
+    (func $fetch (export "fetch") (call 1) (call 2) (call 3)))
+  )"));
+  ASSERT_NE(m, nullptr);
+  std::vector<race::CallSitePtr> sites = CallFetchOnFiberSizedStack(m);
+  ASSERT_EQ(sites.size(), 3u);
+  EXPECT_THAT(Names(sites[0]), ElementsAre("f(int" + std::string(1000, '*') + ")", "fetch"));
+  EXPECT_THAT(Names(sites[1]), ElementsAre(too_long, "fetch"));
+  EXPECT_THAT(Names(sites[2]), ElementsAre(exploding, "fetch"));
+}
+
+// DWARF 4 written by hand: a unit per function, each a subprogram over the
+// function's body holding nested lexical blocks, or nested inlined calls
+// over the whole body.
+class DwarfWriter {
+ public:
+  // Adds a unit for code [low, low + size) (offsets in the code section's
+  // contents) whose deepest entry nests `depth` (>= 2) levels under the unit:
+  // lexical blocks, or with `inlined`, inlined subroutines.
+  void Unit(const std::string& name, const std::string& linkage_name, uint32_t low, uint32_t size,
+            uint32_t depth, bool inlined = false) {
+    std::vector<uint8_t> body;
+    Leb(&body, kCompileUnit);
+    Str(&body, name + ".cc");
+    U32(&body, 0);  // stmt_list: the one line table
+    U32(&body, low);
+    U32(&body, size);
+    Leb(&body, kSubprogram);
+    Str(&body, name);
+    Str(&body, linkage_name);
+    U32(&body, low);
+    U32(&body, size);
+    // Blocks at depths 2..depth; below the innermost with children, a null
+    // entry closes it, so a chain of blocks ending in a childless one nests
+    // exactly `depth` deep.
+    const uint32_t blocks = depth - 1;
+    for (uint32_t i = 0; i < blocks; ++i) {
+      Leb(&body, (inlined ? kInlined : kBlock) + (i + 1 == blocks ? 1 : 0));  // the leaf kind
+      if (!inlined) continue;
+      U32(&body, low);
+      U32(&body, size);
+    }
+    body.insert(body.end(), blocks - 1, 0);  // close the blocks
+    body.push_back(0);                       // close the subprogram
+    body.push_back(0);                       // close the unit
+    U32(&info_, static_cast<uint32_t>(2 + 4 + 1 + body.size()));
+    info_.insert(info_.end(), {4, 0, 0, 0, 0, 0, 4});  // version 4, abbrev 0, 4-byte addresses
+    info_.insert(info_.end(), body.begin(), body.end());
+  }
+  // One sequence: `file` line `line` over [low, low + size).
+  void Line(const std::string& file, uint32_t line, uint32_t low, uint32_t size) {
+    std::vector<uint8_t> header = {1, 1, 1, 0xfb, 14, 13, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0};
+    Str(&header, file);
+    header.insert(header.end(), {0, 0, 0, 0});  // dir, mtime, length; end of files
+    std::vector<uint8_t> program = {0, 5, 2};   // DW_LNE_set_address
+    U32(&program, low);
+    program.push_back(3);  // DW_LNS_advance_line
+    Leb(&program, line - 1);
+    program.push_back(1);  // DW_LNS_copy
+    program.push_back(2);  // DW_LNS_advance_pc
+    Leb(&program, size);
+    program.insert(program.end(), {0, 1, 1});  // DW_LNE_end_sequence
+    U32(&line_, static_cast<uint32_t>(2 + 4 + header.size() + program.size()));
+    line_.insert(line_.end(), {4, 0});
+    U32(&line_, static_cast<uint32_t>(header.size()));
+    line_.insert(line_.end(), header.begin(), header.end());
+    line_.insert(line_.end(), program.begin(), program.end());
+  }
+  std::vector<uint8_t> Abbrev() const {
+    std::vector<uint8_t> out;
+    // code, tag, has children, (attribute, form) pairs, 0 0.
+    auto add = [&out](uint8_t code, uint8_t tag, bool children, std::vector<uint8_t> attributes) {
+      out.insert(out.end(), {code, tag, children ? uint8_t{1} : uint8_t{0}});
+      out.insert(out.end(), attributes.begin(), attributes.end());
+      out.insert(out.end(), {0, 0});
+    };
+    constexpr uint8_t kName = 0x03, kStmtList = 0x10, kLowPc = 0x11, kHighPc = 0x12,
+                      kLinkageName = 0x6e;
+    constexpr uint8_t kAddr = 0x01, kData4 = 0x06, kString = 0x08, kSecOffset = 0x17;
+    add(kCompileUnit, 0x11, true,
+        {kName, kString, kStmtList, kSecOffset, kLowPc, kAddr, kHighPc, kData4});
+    add(kSubprogram, 0x2e, true,
+        {kName, kString, kLinkageName, kString, kLowPc, kAddr, kHighPc, kData4});
+    add(kBlock, 0x0b, true, {});  // DW_TAG_lexical_block
+    add(kLeafBlock, 0x0b, false, {});
+    add(kInlined, 0x1d, true, {kLowPc, kAddr, kHighPc, kData4});  // DW_TAG_inlined_subroutine
+    add(kLeafInlined, 0x1d, false, {kLowPc, kAddr, kHighPc, kData4});
+    out.push_back(0);
+    return out;
+  }
+  const std::vector<uint8_t>& info() const { return info_; }
+  const std::vector<uint8_t>& line() const { return line_; }
+
+ private:
+  // Each leaf kind is its kind + 1.
+  static constexpr uint8_t kCompileUnit = 1, kSubprogram = 2, kBlock = 3, kLeafBlock = 4,
+                           kInlined = 5, kLeafInlined = 6;
+  static void Leb(std::vector<uint8_t>* out, uint64_t v) {
+    do {
+      const uint8_t low = v & 0x7f;
+      v >>= 7;
+      out->push_back(v != 0 ? low | 0x80 : low);
+    } while (v != 0);
+  }
+  static void U32(std::vector<uint8_t>* out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  static void Str(std::vector<uint8_t>* out, const std::string& s) {
+    out->insert(out->end(), s.begin(), s.end());
+    out->push_back(0);
+  }
+  std::vector<uint8_t> info_, line_;
+};
+
+// The bodies of the defined functions of `m`: [begin, end) in the code
+// section's contents.
+std::vector<std::pair<uint32_t, uint32_t>> Bodies(const std::vector<uint8_t>& m) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  size_t pos = 8;
+  uint32_t size = 0, count = 0;
+  while (pos < m.size()) {
+    const uint8_t id = m[pos++];
+    if (!ReadLeb(m, &pos, &size)) break;
+    if (id == 10) {
+      const size_t start = pos;
+      if (!ReadLeb(m, &pos, &count)) break;
+      for (uint32_t i = 0; i < count && ReadLeb(m, &pos, &size); ++i, pos += size) {
+        out.emplace_back(static_cast<uint32_t>(pos - start),
+                         static_cast<uint32_t>(pos - start + size));
+      }
+      break;
+    }
+    pos += size;
+  }
+  return out;
+}
+
+// fetch calls `shallow` and `deep`, each of which captures; each has a unit
+// nesting `shallow_depth` and `deep_depth` levels (shallow's of inlined
+// calls with `shallow_inlined`), and `shallow`'s line table says
+// shallow.cc:10. `shallow`'s subprogram has the linkage name of the
+// reviewer's crash (DeepPointerName(1000)).
+std::vector<uint8_t> NestedDwarfModule(uint32_t shallow_depth, uint32_t deep_depth,
+                                       bool shallow_inlined = false) {
+  std::vector<uint8_t> bytes = Wat(R"((module
+    (import "test" "capture" (func $capture))
+    (memory (export "memory") 1)
+    (func $shallow (call $capture))
+    (func $deep (call $capture))
+    (func $fetch (export "fetch") (call $shallow) (call $deep)))
+  )");
+  const std::vector<std::pair<uint32_t, uint32_t>> bodies = Bodies(bytes);
+  EXPECT_EQ(bodies.size(), 3u);
+  if (bodies.size() != 3) return bytes;
+  DwarfWriter dwarf;
+  const auto [s_begin, s_end] = bodies[0];
+  const auto [d_begin, d_end] = bodies[1];
+  dwarf.Unit("shallow", DeepPointerName(1000), s_begin, s_end - s_begin, shallow_depth,
+             shallow_inlined);
+  dwarf.Unit("deep", "", d_begin, d_end - d_begin, deep_depth);
+  dwarf.Line("shallow.cc", 10, s_begin, s_end - s_begin);
+  AppendCustom(&bytes, ".debug_abbrev", dwarf.Abbrev());
+  AppendCustom(&bytes, ".debug_info", dwarf.info());
+  AppendCustom(&bytes, ".debug_line", dwarf.line());
+  return bytes;
+}
+
+TEST(CallSitesDwarfTest, AUnitNestedTooDeepIsRefusedAndItsCallsGetNames) {
+  // 100,000 levels: LLVM's address map would recurse that deep (and end the
+  // process, even on the main thread's 8 MB); the other unit, nested exactly
+  // as deep as allowed, is read.
+  auto m = MustLoad(NestedDwarfModule(Dwarf::kMaxDieDepth, 100'000));
+  ASSERT_NE(m, nullptr);
+  const CallSiteStats& stats = m->impl().call_sites->stats();
+  EXPECT_EQ(stats.units_refused, 1u);
+  EXPECT_EQ(stats.dwarf_calls, 1u);
+  std::vector<race::CallSitePtr> sites = CallFetchOnFiberSizedStack(m);
+  ASSERT_EQ(sites.size(), 2u);
+  ASSERT_NE(sites[0], nullptr);
+  ASSERT_NE(sites[1], nullptr);
+  // DWARF's linkage name, demangled at load.
+  EXPECT_THAT(Names(sites[0]), ElementsAre("f(int" + std::string(1000, '*') + ")", "fetch"));
+  EXPECT_THAT(sites[0]->frames[0].file, EndsWith("shallow.cc"));
+  EXPECT_EQ(sites[0]->frames[0].line, 10u);
+  EXPECT_EQ(sites[0]->frames[1].file, "");  // fetch: no unit
+  EXPECT_THAT(Names(sites[1]), ElementsAre("deep", "fetch"));
+  for (const race::Frame& f : sites[1]->frames) EXPECT_EQ(f.file, "");
+}
+
+TEST(CallSitesDwarfTest, OneLevelPastTheLimitIsRefused) {
+  auto m = MustLoad(NestedDwarfModule(Dwarf::kMaxDieDepth + 1, 2));
+  ASSERT_NE(m, nullptr);
+  const CallSiteStats& stats = m->impl().call_sites->stats();
+  EXPECT_EQ(stats.units_refused, 1u);
+  EXPECT_EQ(stats.dwarf_calls, 1u);  // deep's: its unit is read (no line for it)
+  Engine engine;
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 2u);
+  ASSERT_NE(sites[0], nullptr);
+  EXPECT_THAT(Names(sites[0]), ElementsAre("shallow", "fetch"));
+  EXPECT_EQ(sites[0]->frames[0].file, "");
+  EXPECT_THAT(Names(sites[1]), ElementsAre("deep", "fetch"));
+}
+
+TEST(CallSitesDwarfTest, ALongInlinedChainKeepsItsInnermostFramesAndThePhysicalOne) {
+  // 24 calls inlined into one another in `shallow`: 25 frames, of which a
+  // call keeps kMaxCallFrames.
+  auto m = MustLoad(NestedDwarfModule(25, 2, /*shallow_inlined=*/true));
+  ASSERT_NE(m, nullptr);
+  Engine engine;
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 2u);
+  ASSERT_NE(sites[0], nullptr);
+  const std::vector<race::Frame>& f = sites[0]->frames;
+  ASSERT_EQ(f.size(), CallSites::kMaxCallFrames + 1);  // and fetch
+  for (size_t i = 0; i + 1 < CallSites::kMaxCallFrames; ++i) {
+    EXPECT_EQ(f[i].function, "??") << i;  // no names: no abstract origins
+    EXPECT_TRUE(f[i].inlined) << i;
+  }
+  EXPECT_THAT(f[0].file, EndsWith("shallow.cc"));
+  EXPECT_EQ(f[0].line, 10u);
+  const race::Frame& physical = f[CallSites::kMaxCallFrames - 1];
+  EXPECT_EQ(physical.function, "f(int" + std::string(1000, '*') + ")");
+  EXPECT_FALSE(physical.inlined);
+  EXPECT_EQ(f.back().function, "fetch");
 }
 
 }  // namespace

@@ -1,17 +1,19 @@
 // engine/dwarf.cc: Dwarf on LLVM 14's DWARFContext over a module's
 // .debug_* custom sections.
 //
-// Workload: a module is opened on the first call site that needs it, and
-// each distinct call site is symbolized once (call_sites.h caches the
-// result), so the cost that matters is the first lookup in a unit (LLVM
-// parses the unit's DIEs and line table then) and memory: the module's
-// bytes, the parsed units (about the size of the DWARF), nothing per call.
+// Workload: a module is opened at load when call sites are asked for, each
+// of its calls (a few thousand) is looked up once, and the reader is then
+// dropped (call_sites.h). The first lookup in a unit costs the most: LLVM
+// parses the unit's DIEs (the depth guard walks them once more) and line
+// table then. Memory, while open: the module's bytes and the parsed units
+// (about the size of the DWARF).
 #include "engine/dwarf.h"
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -95,8 +97,43 @@ std::string Known(const std::string& s) {
 struct Dwarf::Impl {
   std::vector<uint8_t> bytes;
   uint64_t code_start = 0;
-  std::unique_ptr<llvm::DWARFContext> context;  // views `bytes`
+  std::unique_ptr<llvm::DWARFContext> context;              // views `bytes`
+  std::unordered_map<const llvm::DWARFUnit*, bool> usable;  // units checked so far
+  size_t refused = 0;
+
+  bool Usable(llvm::DWARFUnit* unit);
 };
+
+namespace {
+
+// Guard (2) of dwarf.h: whether no DIE of `unit` nests deeper than
+// kMaxDieDepth. LLVM 14 reads a unit's DIEs into an array, iteratively, each
+// with the index of its parent (always lower), so depths come in one pass.
+bool ShallowEnough(llvm::DWARFUnit* unit) {
+  const uint32_t n = unit->getNumDIEs();
+  std::vector<uint32_t> depth(n, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    const llvm::Optional<uint32_t> parent =
+        unit->getDIEAtIndex(i).getDebugInfoEntry()->getParentIdx();
+    if (parent && *parent < i) depth[i] = depth[*parent] + 1;
+    if (depth[i] > Dwarf::kMaxDieDepth) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Dwarf::Impl::Usable(llvm::DWARFUnit* unit) {
+  auto known = usable.find(unit);
+  if (known != usable.end()) return known->second;
+  const llvm::DWARFDie root = unit->getUnitDIE(/*ExtractUnitDIEOnly=*/true);
+  const bool ok = root.isValid() &&
+                  !root.find({llvm::dwarf::DW_AT_dwo_name, llvm::dwarf::DW_AT_GNU_dwo_name}) &&
+                  ShallowEnough(unit);
+  usable.emplace(unit, ok);
+  if (!ok) ++refused;
+  return ok;
+}
 
 Dwarf::Dwarf(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Dwarf::~Dwarf() = default;
@@ -134,6 +171,9 @@ std::vector<race::Frame> Dwarf::Symbolize(uint64_t offset) {
   if (offset < impl_->code_start) return frames;
   const llvm::object::SectionedAddress address{offset - impl_->code_start,
                                                llvm::object::SectionedAddress::UndefSection};
+  // The same unit getInliningInfoForAddress finds, checked first.
+  llvm::DWARFCompileUnit* unit = impl_->context->getCompileUnitForAddress(address.Address);
+  if (unit == nullptr || !impl_->Usable(unit)) return frames;
   const llvm::DILineInfoSpecifier spec(
       llvm::DILineInfoSpecifier::FileLineInfoKind::AbsoluteFilePath,
       llvm::DILineInfoSpecifier::FunctionNameKind::LinkageName);
@@ -151,5 +191,7 @@ std::vector<race::Frame> Dwarf::Symbolize(uint64_t offset) {
   }
   return frames;
 }
+
+size_t Dwarf::units_refused() const { return impl_->refused; }
 
 }  // namespace edgelab::engine

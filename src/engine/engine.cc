@@ -477,8 +477,10 @@ std::string IsolateImpl::InnermostGuestFunction() const {
 
 // Istream pcs of this instance's frames, innermost first: each frame not
 // innermost stands just after its call (call_map.h). Host frames (inst ==
-// null) are skipped; the rewrite's helpers are dropped by CallSites.
+// null) are skipped; the rewrite's helpers are dropped by CallSites. Runs on
+// the request's fiber: it only reads frames and looks them up.
 race::CallSitePtr IsolateImpl::Capture() const {
+  if (m_.call_sites == nullptr) return nullptr;  // loaded without call sites
   const std::vector<interp::Frame>& frames = (*thread_).*ThreadFrames();
   std::array<uint32_t, CallSites::kMaxFrames> pcs;
   size_t n = 0;

@@ -47,9 +47,12 @@
 // Call sites: every host call gets HostCall::stack (abi/host.h), whose
 // Capture names the guest's frames, interned per module: file:line:column
 // and inlined frames when the module carries DWARF (.debug_info and
-// .debug_line; the SDK's workers do), else the name section's names. It
-// costs nothing unless called; a stack seen before costs tens of ns, a
-// module's first capture with DWARF about a millisecond (call_sites.h).
+// .debug_line; the SDK's workers do), else the name section's names; null
+// for a module loaded without LoadOptions::call_sites (the default). Every
+// call of the module is symbolized at load (call_sites.h says why: nothing
+// that recurses may run on a request's fiber), which adds 2-4 ms to the
+// examples' loads (about doubling them); a capture then costs tens of ns for
+// a stack seen before, under a µs for a new one.
 //
 // This header must compile as C++17 and includes no wabt header.
 #ifndef EDGELAB_ENGINE_ENGINE_H_
@@ -126,6 +129,14 @@ struct CallOutcome {
 // there is none). The returned object must outlive every Engine.
 using HostResolver = const abi::HostFunction* (*)(std::string_view module, std::string_view name);
 
+// How Module::Load prepares a module.
+struct LoadOptions {
+  // Resolve every call's guest frames at load so that Capture can name call
+  // sites (see Call sites above; call_sites.h). Off: no DWARF is read, the
+  // original bytes are dropped at the end of the load, Capture returns null.
+  bool call_sites = false;
+};
+
 class ModuleImpl;
 class EngineImpl;
 class IsolateImpl;
@@ -141,20 +152,24 @@ class Module {
   // for a file that is not a Wasm binary (no \0asm header: likely a .wat),
   // a function nesting blocks deeper than 10,000 (nesting.h), or a
   // malformed, invalid or unsupported module (the message names the
-  // unsupported proposal, e.g. threads or multi-memory).
+  // unsupported proposal, e.g. threads or multi-memory). Broken or refused
+  // DWARF never fails a load (dwarf.h): those calls get names only.
   // Requires: a thread's stack (the main thread's 8 MB), not a fiber's: the
-  // passes over the module recurse once per nesting level (nesting.h).
+  // passes over the module, demangling and DWARF recurse once per nesting
+  // level (nesting.h, demangle.h, dwarf.h).
   static Result<std::shared_ptr<const Module>> Load(
-      const std::string& path, const std::vector<std::string>& required_exports);
+      const std::string& path, const std::vector<std::string>& required_exports,
+      const LoadOptions& options = LoadOptions());
   // As Load, from bytes; `name` stands for the path in messages.
   static Result<std::shared_ptr<const Module>> FromBytes(
       std::string name, std::vector<uint8_t> bytes,
-      const std::vector<std::string>& required_exports);
+      const std::vector<std::string>& required_exports, const LoadOptions& options = LoadOptions());
   // As above, linking imports through `resolve` instead of
   // abi::FindHostFunction (tests, tools with their own host functions).
   static Result<std::shared_ptr<const Module>> FromBytes(
       std::string name, std::vector<uint8_t> bytes,
-      const std::vector<std::string>& required_exports, HostResolver resolve);
+      const std::vector<std::string>& required_exports, HostResolver resolve,
+      const LoadOptions& options = LoadOptions());
   ~Module();
 
   const std::string& name() const;

@@ -6,17 +6,14 @@
 //
 // Workload: once per worker module at startup (and per version deployed);
 // a 25 KB module loads in a few milliseconds, so clarity beats speed here.
-#include <cxxabi.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <utility>
 
-#include "engine/dwarf.h"
+#include "engine/demangle.h"
 #include "engine/engine.h"
 #include "engine/module_impl.h"
 #include "engine/nesting.h"
@@ -290,7 +287,7 @@ void IndexExports(ModuleImpl* m) {
 
 Result<std::unique_ptr<ModuleImpl>> Build(std::string name, std::vector<uint8_t> bytes,
                                           const std::vector<std::string>& required,
-                                          HostResolver resolve) {
+                                          HostResolver resolve, const LoadOptions& options) {
   auto m = std::make_unique<ModuleImpl>();
   m->name = std::move(name);
   EDGELAB_RETURN_IF_ERROR(CheckMagic(m->name, bytes));
@@ -309,10 +306,9 @@ Result<std::unique_ptr<ModuleImpl>> Build(std::string name, std::vector<uint8_t>
   EDGELAB_RETURN_IF_ERROR(Compile(m->name, ir, &m->desc));
   IndexExports(m.get());
   m->call_map = CallMap::Build(ir, m->desc);
-  // The original bytes are kept only for DWARF (read on the first call site
-  // that needs it); the rewrite drops custom sections from `ir`.
-  if (!Dwarf::Present(bytes)) bytes = std::vector<uint8_t>();
-  m->call_sites = std::make_unique<CallSites>(*m, std::move(bytes));
+  // DWARF is read from the original bytes (the rewrite drops custom sections
+  // from `ir`), here and only here: CallSites keeps frames, not bytes.
+  if (options.call_sites) m->call_sites = std::make_unique<CallSites>(*m, std::move(bytes));
   return m;
 }
 
@@ -340,14 +336,7 @@ const abi::HostFunction* DefaultResolver(std::string_view module, std::string_vi
 }  // namespace
 
 std::string ReadableName(const std::string& ir_name) {
-  std::string raw = !ir_name.empty() && ir_name[0] == '$' ? ir_name.substr(1) : ir_name;
-  if (raw.rfind("_Z", 0) != 0) return raw;
-  int status = 0;
-  char* demangled = ::abi::__cxa_demangle(raw.c_str(), nullptr, nullptr, &status);
-  if (status != 0 || demangled == nullptr) return raw;
-  std::string out = demangled;
-  std::free(demangled);
-  return out;
+  return Demangle(!ir_name.empty() && ir_name[0] == '$' ? ir_name.substr(1) : ir_name);
 }
 
 uint64_t ModuleImpl::NextId() {
@@ -373,22 +362,26 @@ bool Module::HasExport(std::string_view name) const {
 }
 
 Result<std::shared_ptr<const Module>> Module::Load(const std::string& path,
-                                                   const std::vector<std::string>& required) {
+                                                   const std::vector<std::string>& required,
+                                                   const LoadOptions& options) {
   EDGELAB_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFile(path));
-  return FromBytes(path, std::move(bytes), required);
-}
-
-Result<std::shared_ptr<const Module>> Module::FromBytes(std::string name,
-                                                        std::vector<uint8_t> bytes,
-                                                        const std::vector<std::string>& required) {
-  return FromBytes(std::move(name), std::move(bytes), required, DefaultResolver);
+  return FromBytes(path, std::move(bytes), required, DefaultResolver, options);
 }
 
 Result<std::shared_ptr<const Module>> Module::FromBytes(std::string name,
                                                         std::vector<uint8_t> bytes,
                                                         const std::vector<std::string>& required,
-                                                        HostResolver resolve) {
-  EDGELAB_ASSIGN_OR_RETURN(auto impl, Build(std::move(name), std::move(bytes), required, resolve));
+                                                        const LoadOptions& options) {
+  return FromBytes(std::move(name), std::move(bytes), required, DefaultResolver, options);
+}
+
+Result<std::shared_ptr<const Module>> Module::FromBytes(std::string name,
+                                                        std::vector<uint8_t> bytes,
+                                                        const std::vector<std::string>& required,
+                                                        HostResolver resolve,
+                                                        const LoadOptions& options) {
+  EDGELAB_ASSIGN_OR_RETURN(auto impl,
+                           Build(std::move(name), std::move(bytes), required, resolve, options));
   return std::shared_ptr<const Module>(new Module(std::move(impl)));
 }
 

@@ -2,8 +2,8 @@
 // Includes wabt: compile its users as C++17.
 //
 // A ModuleImpl is built once by Module::Load and is then immutable (but for
-// call_sites, a cache safe from any thread); engines on every thread read it
-// at once without locks. Each Engine turns `desc` into its own
+// call_sites' interning, a cache safe from any thread); engines on every
+// thread read it at once without locks. Each Engine turns `desc` into its own
 // interp::Module (the interpreter's objects live in one Store per thread).
 #ifndef EDGELAB_ENGINE_MODULE_IMPL_H_
 #define EDGELAB_ENGINE_MODULE_IMPL_H_
@@ -58,9 +58,11 @@ class ModuleImpl {
   std::map<std::string, uint32_t, std::less<>> func_exports;
   std::vector<std::string> export_names;  // every export, for HasExport
   // Guest call sites at host calls (abi::GuestStack): pcs of `desc`'s
-  // istream to calls in the original binary, and the interned sites.
+  // istream to calls in the original binary, and their frames resolved at
+  // load with the interned sites. call_sites is null unless the module was
+  // loaded with LoadOptions::call_sites.
   CallMap call_map;
-  std::unique_ptr<CallSites> call_sites;  // never null after Load
+  std::unique_ptr<CallSites> call_sites;
 
  private:
   static uint64_t NextId();
@@ -70,8 +72,9 @@ class ModuleImpl {
 // (demangled), or "func[<index>]".
 std::string FunctionName(const ModuleImpl& m, uint32_t index);
 
-// A name-section name as reported: without the IR's leading "$", C++ (and
-// Rust legacy) names demangled.
+// A name-section or DWARF name as reported: without the IR's leading "$",
+// C++ (and Rust legacy) names demangled within demangle.h's bounds.
+// Requires: a thread's stack, not a fiber's (demangle.h).
 std::string ReadableName(const std::string& name);
 
 }  // namespace edgelab::engine

@@ -57,7 +57,8 @@ Status Runtime::Start() {
   for (const auto& b : config_.durable_objects) {
     if (b.script == config_.main && required.size() == 1) required.push_back("do_fetch");
   }
-  EDGELAB_ASSIGN_OR_RETURN(auto module, engine::Module::Load(config_.main, required));
+  EDGELAB_ASSIGN_OR_RETURN(auto module,
+                           engine::Module::Load(config_.main, required, ModuleLoadOptions()));
   engine::Limits limits;
   limits.fuel = uint64_t{config_.cpu_ms} * engine::kFuelPerMs;
   limits.max_memory_pages = config_.memory_mb * (1024 * 1024 / engine::kPageBytes);
@@ -98,6 +99,14 @@ Status Runtime::Start() {
   return status;
 }
 
+// Call sites are resolved at load only when an observer will ask for them
+// (engine.h, LoadOptions): set_observer comes before Start.
+engine::LoadOptions Runtime::ModuleLoadOptions() const {
+  engine::LoadOptions options;
+  options.call_sites = observer_ != nullptr;
+  return options;
+}
+
 Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) {
   if (config_.durable_objects.empty()) return Status::OK();
   auto s = std::make_unique<ClassServices>();
@@ -135,7 +144,8 @@ Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) 
     if (ns == nullptr) {
       std::shared_ptr<const engine::Module> module = main;
       if (b.script != config_.main) {
-        EDGELAB_ASSIGN_OR_RETURN(module, engine::Module::Load(b.script, {"do_fetch"}));
+        EDGELAB_ASSIGN_OR_RETURN(module,
+                                 engine::Module::Load(b.script, {"do_fetch"}, ModuleLoadOptions()));
       }
       classes_.push_back(
           std::make_unique<ClassNamespace>(b.class_name, module, class_services_.get()));

@@ -107,6 +107,8 @@ class Runtime {
   const Config config_;
   // Loads the class modules and wires the registry (Start's second half).
   Status StartObjects(const std::shared_ptr<const engine::Module>& main);
+  // How modules are loaded: with call sites when an observer is set.
+  engine::LoadOptions ModuleLoadOptions() const;
 
   kv::Store* const store_;
   objects::Backend* const objects_backend_;
