@@ -54,6 +54,29 @@ TEST(CheckE2E, JepsenLogWithCasIsRead) {
   EXPECT_NE(r.out.find("linearizable"), std::string::npos) << r.out;
 }
 
+// Without --model the history's operations choose: cas -> cas-register (what
+// edgelab's recorded histories need), add -> counter.
+TEST(CheckE2E, TheModelIsChosenFromTheOperations) {
+  TempDir dir;
+  std::string cas =
+      dir.Write("cas.jsonl",
+                R"({"process": 1, "type": "invoke", "f": "cas", "key": "c", "value": [null, "1"]}
+{"process": 1, "type": "ok", "f": "cas", "key": "c", "value": [null, "1"]}
+)");
+  ProcessRun r = RunEdgelab({"check", cas});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("model cas-register (auto"), std::string::npos) << r.out;
+  std::string add = dir.Write("add.jsonl",
+                              R"({"process": 1, "type": "invoke", "f": "add", "value": 2}
+{"process": 1, "type": "ok", "f": "add", "value": 2}
+{"process": 2, "type": "invoke", "f": "read", "value": null}
+{"process": 2, "type": "ok", "f": "read", "value": 1}
+)");
+  r = RunEdgelab({"check", add});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("model counter (auto"), std::string::npos) << r.out;
+}
+
 TEST(CheckE2E, BadInputExitsTwoNamingTheLine) {
   TempDir dir;
   std::string file =

@@ -14,8 +14,26 @@
 
 namespace edgelab::cli {
 
+namespace {
+
+// --model auto: the model the history's operations ask for. A history
+// recorded by edgelab has cas operations (if_match writes, and the
+// read-modify-writes it records as the cas they assumed): cas-register.
+check::Model AutoModel(const check::History& h) {
+  bool cas = false;
+  for (const check::Operation& op : h.ops) {
+    if (op.f == check::Fn::kAdd) return check::Model::kCounter;
+    cas |= op.f == check::Fn::kCas;
+  }
+  return cas ? check::Model::kCasRegister : check::Model::kRegister;
+}
+
+}  // namespace
+
 int Check(const CheckOptions& opts) {
-  auto model = check::ParseModel(opts.model);
+  const bool auto_model = opts.model == "auto";
+  Result<check::Model> model = check::Model::kRegister;
+  if (!auto_model) model = check::ParseModel(opts.model);
   if (!model.ok()) return Fail(model.status(), 2);
   std::ifstream in(opts.file, std::ios::binary);
   if (!in) return Fail(Status::InvalidArgument(opts.file + ": cannot read the history"), 2);
@@ -24,6 +42,7 @@ int Check(const CheckOptions& opts) {
   auto history = check::ParseHistory(text.str());
   if (!history.ok())
     return Fail(Status::InvalidArgument(opts.file + ": " + history.status().message()), 2);
+  if (auto_model) model = AutoModel(*history);
   const int64_t deadline =
       opts.timeout_s > 0 ? sched::MonotonicMillis() + static_cast<int64_t>(opts.timeout_s * 1000)
                          : 0;
@@ -31,8 +50,9 @@ int Check(const CheckOptions& opts) {
   auto result = check::CheckLinearizable(*history, *model, out_of_time);
   if (!result.ok())
     return Fail(Status::InvalidArgument(opts.file + ": " + result.status().message()), 2);
-  std::printf("%s: %zu operations, %zu keys, model %s\n", opts.file.c_str(), history->ops.size(),
-              result->keys.size(), check::ModelName(*model));
+  std::printf("%s: %zu operations, %zu keys, model %s%s\n", opts.file.c_str(), history->ops.size(),
+              result->keys.size(), check::ModelName(*model),
+              auto_model ? " (auto; --model to choose)" : "");
   for (const check::KeyResult& k : result->keys) {
     std::printf("key %s: %s (%zu operations)\n", k.key.empty() ? "\"\"" : k.key.c_str(),
                 check::VerdictName(k.verdict), k.op_count);

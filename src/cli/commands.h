@@ -69,7 +69,7 @@ int Race(BenchOptions opts);
 
 struct CheckOptions {
   std::string file;                // a history: JSON lines or a Jepsen log
-  std::string model = "register";  // register, cas-register, counter
+  std::string model = "auto";  // auto, register, cas-register, counter
   double timeout_s = 60;           // 0: no limit
 };
 int Check(const CheckOptions& opts);

@@ -203,7 +203,10 @@ int main(int argc, char** argv) {
       "taken effect.\nExit codes: 0 linearizable; 1 some key is not; 2 bad input (file, line, "
       "model); 3 undecided within --timeout.");
   k->add_option("file", check.file, "The history file")->required();
-  k->add_option("--model", check.model, "register, cas-register or counter")->capture_default_str();
+  k->add_option("--model", check.model,
+                "auto (counter when the history has add operations, cas-register when it has "
+                "cas, else register), register, cas-register or counter")
+      ->capture_default_str();
   k->add_option("--timeout", check.timeout_s, "Seconds before giving up with 'unknown' (0: none)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
