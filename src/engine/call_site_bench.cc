@@ -25,6 +25,7 @@
 #include "abi/host.h"
 #include "engine/engine.h"
 #include "engine/module_impl.h"
+#include "testing/wat.h"
 #include "wabt/binary-writer.h"
 #include "wabt/ir.h"
 #include "wabt/resolve-names.h"
@@ -52,19 +53,12 @@ const abi::HostFunction* Resolver(std::string_view module, std::string_view name
 }
 
 std::vector<uint8_t> Wat(const std::string& wat) {
-  wabt::Errors errors;
-  auto lexer = wabt::WastLexer::CreateBufferLexer("b.wat", wat.data(), wat.size(), &errors);
-  wabt::WastParseOptions options{wabt::Features()};
-  std::unique_ptr<wabt::Module> module;
-  if (wabt::Failed(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) ||
-      wabt::Failed(wabt::ResolveNamesModule(module.get(), &errors))) {
+  std::vector<uint8_t> binary = test::AssembleWat(wat);
+  if (binary.empty()) {
     std::fprintf(stderr, "bad WAT\n");
     std::exit(1);
   }
-  wabt::MemoryStream stream;
-  wabt::WriteBinaryOptions write(wabt::Features(), true, false, true);
-  if (wabt::Failed(wabt::WriteBinaryModule(&stream, module.get(), write))) std::exit(1);
-  return stream.output_buffer().data;
+  return binary;
 }
 
 // fetch recurses to `depth` (>= 2) guest frames, then makes kCalls host

@@ -34,6 +34,7 @@
 #include "engine/module_impl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/wat.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"
@@ -55,19 +56,10 @@ using ::testing::IsEmpty;
 
 // `wat` assembled to a binary with a name section.
 std::vector<uint8_t> Wat(const std::string& wat) {
-  wabt::Errors errors;
-  auto lexer = wabt::WastLexer::CreateBufferLexer("test.wat", wat.data(), wat.size(), &errors);
-  wabt::WastParseOptions options{wabt::Features()};
-  std::unique_ptr<wabt::Module> module;
-  if (wabt::Failed(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) ||
-      wabt::Failed(wabt::ResolveNamesModule(module.get(), &errors))) {
-    ADD_FAILURE() << "bad WAT in test";
-    return {};
-  }
-  wabt::MemoryStream stream;
-  wabt::WriteBinaryOptions write(wabt::Features(), true, false, /*write_debug_names=*/true);
-  EXPECT_TRUE(wabt::Succeeded(wabt::WriteBinaryModule(&stream, module.get(), write)));
-  return stream.output_buffer().data;
+  std::string error;
+  std::vector<uint8_t> binary = test::AssembleWat(wat, /*names=*/true, wabt::Features(), &error);
+  if (binary.empty()) ADD_FAILURE() << "bad WAT in test:\n" << error;
+  return binary;
 }
 
 std::vector<race::CallSitePtr> g_sites;  // what test.capture saw (one thread at a time)

@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/fake_scheduler.h"
+#include "testing/wat.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"
@@ -58,19 +59,10 @@ std::string ErrorText(const wabt::Errors& errors) {
 // `wat` assembled to a binary (with a name section when `names`).
 std::vector<uint8_t> Wat(const std::string& wat, bool names = true,
                          wabt::Features features = wabt::Features()) {
-  wabt::Errors errors;
-  auto lexer = wabt::WastLexer::CreateBufferLexer("test.wat", wat.data(), wat.size(), &errors);
-  wabt::WastParseOptions options(features);
-  std::unique_ptr<wabt::Module> module;
-  if (wabt::Failed(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) ||
-      wabt::Failed(wabt::ResolveNamesModule(module.get(), &errors))) {
-    ADD_FAILURE() << "bad WAT in test:\n" << ErrorText(errors);
-    return {};
-  }
-  wabt::MemoryStream stream;
-  wabt::WriteBinaryOptions write(features, true, false, names);
-  EXPECT_TRUE(wabt::Succeeded(wabt::WriteBinaryModule(&stream, module.get(), write)));
-  return stream.output_buffer().data;
+  std::string error;
+  std::vector<uint8_t> binary = test::AssembleWat(wat, names, features, &error);
+  if (binary.empty()) ADD_FAILURE() << "bad WAT in test:\n" << error;
+  return binary;
 }
 
 // ---- Host functions for tests (module "test"), then ABI v1's ----

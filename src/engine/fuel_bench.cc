@@ -27,6 +27,7 @@
 #include "abi/context.h"
 #include "engine/engine.h"
 #include "testing/fake_scheduler.h"
+#include "testing/wat.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"
 #include "wabt/interp/binary-reader-interp.h"
@@ -103,21 +104,12 @@ constexpr double kHostLoopCalls = 100'000;
 constexpr double kByteCallBytes = 1 << 20;
 
 std::vector<uint8_t> Assemble(const std::string& wat) {
-  wabt::Errors errors;
-  wabt::Features features;
-  auto lexer = wabt::WastLexer::CreateBufferLexer("bench.wat", wat.data(), wat.size(), &errors);
-  wabt::WastParseOptions options(features);
-  std::unique_ptr<wabt::Module> module;
-  if (wabt::Failed(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) ||
-      wabt::Failed(wabt::ResolveNamesModule(module.get(), &errors))) {
+  std::vector<uint8_t> binary = test::AssembleWat(wat, /*names=*/false);
+  if (binary.empty()) {
     std::fprintf(stderr, "bad WAT\n");
     std::exit(1);
   }
-  wabt::MemoryStream stream;
-  if (wabt::Failed(wabt::WriteBinaryModule(&stream, module.get(), wabt::WriteBinaryOptions()))) {
-    std::exit(1);
-  }
-  return stream.output_buffer().data;
+  return binary;
 }
 
 double CpuSeconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
