@@ -26,6 +26,36 @@ void AddWatchFlags(CLI::App* cmd, WatchFlags* w, const std::string& when) {
                   "lines to FILE (Jepsen's model; decide it with edgelab check)");
 }
 
+// The load flags bench and race share: -n, -d, -c, -t, --timeout, -m, -H,
+// --body, -p. Returns -n's option (its default depends on -d).
+CLI::Option* AddLoadFlags(CLI::App* cmd, BenchOptions* o) {
+  CLI::Option* n = cmd->add_option("-n,--requests", o->requests,
+                                   "Requests per repetition (default 1000 unless -d is given)")
+                       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  cmd->add_option("-d,--duration", o->duration_s,
+                  "Seconds per repetition: no request is sent after it (with -n: whichever ends "
+                  "first)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-c,--connections", o->connections,
+                  "Keep-alive connections: requests in flight in a closed loop")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100'000u));
+  cmd->add_option("-t,--threads", o->threads, "Client threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  cmd->add_option("--timeout", o->timeout_s, "Per-request timeout in seconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-m,--method", o->method, "Request method")->capture_default_str();
+  cmd->add_option("-H,--header", o->headers, "\"Name: value\" added to every request (repeat)");
+  cmd->add_option("--body", o->body, "Request body, or @FILE for a file's bytes");
+  cmd->add_option("-p,--path", o->paths,
+                  "PATH[@WEIGHT]: request paths mixed by weight, e.g. -p /@9 -p /value@1 "
+                  "(default: the URL's path, or / of a worker; --verify does not count its own "
+                  "path as updates)");
+  return n;
+}
+
 // The command as typed, quoted where a shell would need it, for the record.
 std::string CommandLine(int argc, char** argv) {
   std::string line;
@@ -96,24 +126,11 @@ int main(int argc, char** argv) {
   b->add_option("--compare", bench.compare,
                 "A second target (B) under the same load; reps alternate A B A B and the table "
                 "gets a change column");
-  auto* n_opt = b->add_option("-n,--requests", bench.requests,
-                              "Requests per repetition (default 1000 unless -d is given)")
-                    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
-  b->add_option("-d,--duration", bench.duration_s,
-                "Seconds per repetition: no request is sent after it (with -n: whichever ends "
-                "first)")
-      ->check(CLI::PositiveNumber);
+  CLI::Option* n_opt = AddLoadFlags(b, &bench);
   b->add_option("-R,--rate", bench.rate,
                 "Open loop: requests per second at fixed times, latency from each request's due "
                 "time (coordinated omission corrected); default: closed loop")
       ->check(CLI::Range(0.001, 10'000'000.0));
-  b->add_option("-c,--connections", bench.connections,
-                "Keep-alive connections: requests in flight in a closed loop")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 100'000u));
-  b->add_option("-t,--threads", bench.threads, "Client threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 256u));
   b->add_option("--server-threads", bench.server_threads,
                 "Event loops of an edge.toml target (default: one per core)")
       ->check(CLI::Range(0u, 256u));
@@ -121,16 +138,6 @@ int main(int argc, char** argv) {
                 "Seconds of the same load before each repetition, not measured (its successes "
                 "count for --verify)")
       ->check(CLI::NonNegativeNumber);
-  b->add_option("--timeout", bench.timeout_s, "Per-request timeout in seconds")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  b->add_option("-m,--method", bench.method, "Request method")->capture_default_str();
-  b->add_option("-H,--header", bench.headers, "\"Name: value\" added to every request (repeat)");
-  b->add_option("--body", bench.body, "Request body, or @FILE for a file's bytes");
-  b->add_option("-p,--path", bench.paths,
-                "PATH[@WEIGHT]: request paths mixed by weight, e.g. -p /@9 -p /value@1 "
-                "(default: the URL's path, or / of a worker; --verify does not count its own "
-                "path as updates)");
   b->add_option("--reps", bench.reps, "Repetitions of the whole run (fresh storage each)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 10'000u));
@@ -172,20 +179,10 @@ int main(int argc, char** argv) {
       "the run failed or was interrupted); 1 the run failed; 2 bad input; 130 interrupted "
       "(Ctrl-C) before any race.");
   r->add_option("target", race.target, "The worker's edge.toml (or its folder)")->required();
-  auto* rn_opt = r->add_option("-n,--requests", race.requests, "Requests to send (default 1000)");
-  r->add_option("-c,--connections", race.connections, "Requests in flight at once")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  r->add_option("-d,--duration", race.duration_s, "Seconds to run instead of -n")
-      ->check(CLI::NonNegativeNumber);
-  r->add_option("-t,--threads", race.threads, "Client threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  r->add_option("-m,--method", race.method, "Request method")->capture_default_str();
-  r->add_option("-H,--header", race.headers, "\"Name: value\" added to every request (repeat)");
-  r->add_option("--body", race.body, "Request body, or @FILE for a file's bytes");
-  r->add_option("-p,--path", race.paths,
-                "PATH[@WEIGHT]: request this path (repeat to mix paths by weight)");
+  CLI::Option* rn_opt = AddLoadFlags(r, &race);
+  r->add_option("--verify", race.verify,
+                "Path (e.g. /value) whose number is read before and after the run and compared "
+                "with the successful requests: how many updates were kept");
   r->add_option("--race-json", race.watch.race_json, "Also write the reports as JSON to FILE");
   r->add_option(
       "--history", race.watch.history,
