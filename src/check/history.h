@@ -24,13 +24,16 @@
 //     add -> an integer delta. Values are any JSON; two values are equal
 //     when their compact JSON texts are (so 1 and "1" differ);
 //   - a line containing "jepsen.util -" or "jepsen.util:" is a Jepsen log
-//     line: after the marker, tab-separated `process  :type  :f  value ...`
-//     (older `INFO  jepsen.util - 3\t:invoke\t:cas\t[3 0]` and newer
-//     `... [jepsen worker 3] jepsen.util: 3\t:ok\t:read\t1`). The value is
+//     line: after the marker, `process  :type  :f  value ...` separated by
+//     tabs, or spaces where a copy expanded them (a [a b] value is one
+//     field); older `INFO  jepsen.util - 3\t:invoke\t:cas\t[3 0]` and newer
+//     `... [jepsen worker 3] jepsen.util: 3\t:ok\t:read\t1`. The value is
 //     nil, an integer, or [a b] (cas); fields after it (an error note) are
-//     ignored. One key (""). A jepsen.util line whose second field is not one
-//     of :invoke :ok :fail :info is other logger output and skipped, and so is
-//     any line whose process is not an integer (the :nemesis);
+//     ignored, and so is a keyword in its place on a fail or info completion
+//     (`:info\t:cas\t:timed-out`, as Jepsen's etcd logs have it). One key
+//     (""). A jepsen.util line whose second field is not one of :invoke :ok
+//     :fail :info is other logger output and skipped, and so is any line
+//     whose process is not an integer (the :nemesis);
 //   - any other line is skipped when the input holds at least one Jepsen line
 //     (it is the rest of a Jepsen log), and is an error otherwise (so a
 //     corrupt line in a JSON history is never ignored).

@@ -7,10 +7,11 @@
 // Semantics:
 //   (1) keys are independent: each key's operations are checked alone,
 //       starting from nil (register, cas-register) or 0 (counter);
-//   (2) a kFail operation did not happen and is dropped; a kInfo operation
-//       (or one never completed) may take effect at any point after its
-//       invocation, or never; an indeterminate read constrains nothing and is
-//       dropped;
+//   (2) a kFail operation did not happen and is dropped (Jepsen's meaning of
+//       :fail; a failed cas says nothing about the value it met); a kInfo
+//       operation (or one never completed) may take effect at any point after
+//       its invocation, or never; an indeterminate read constrains nothing
+//       and is dropped;
 //   (3) an operation with a completion must take effect between its invoke
 //       and its completion (real-time order is respected).
 // Models (State is one value per key):
@@ -24,11 +25,25 @@
 //                 Sums wrap at 64 bits.
 // Algorithm: the Wing-Gong-Lowe search over the history's call/return entries
 // with Lowe's memoization of (set of linearized ops, state), as Porcupine
-// (github.com/anishathalye/porcupine) does. Worst case exponential; the cache
-// makes Jepsen-sized histories (10^3 ops, 5-20 clients) take milliseconds.
+// (github.com/anishathalye/porcupine) does, pruned by two dominance rules:
+//   - an op that never changes the state (a read, a cas [a a], an add of 0)
+//     is placed as soon as the model accepts it, and nothing else is tried
+//     there: placing it later can only do worse;
+//   - a config (set, state) is skipped when a visited one has the same
+//     completed ops placed, the same state, and a subset of the
+//     indeterminate ones placed: they may also never happen.
 // Indeterminate ops are placed after every completed one in the entry list, so
 // reaching the first of their returns means every completed op has been
-// placed and the rest may simply never have happened.
+// placed and the rest may simply never have happened. An indeterminate op
+// that cannot change the state (a cas [a a], an add of 0) is dropped.
+// Worst case exponential. Refuting a history visits every config reachable
+// before the violation; the second rule prunes exactly only if configs with
+// fewer indeterminate ops placed are explored first, which slows finding a
+// linearization, so the search dives depth-first first, on a budget of
+// configs, and on running out starts over in that order (kAuto below).
+// docs/benchmarks.md ("Porcupine") has the costs on Jepsen etcd logs and
+// generated 1,000-op ones: micro- to milliseconds, and under a second to
+// refute 1,000 ops of 20 clients.
 #ifndef EDGELAB_CHECK_LINEARIZABLE_H_
 #define EDGELAB_CHECK_LINEARIZABLE_H_
 
@@ -54,7 +69,7 @@ const char* VerdictName(Verdict v);  // "linearizable", "not linearizable", "unk
 struct KeyResult {
   std::string key;
   Verdict verdict = Verdict::kLinearizable;
-  size_t op_count = 0;  // operations checked (fails and indeterminate reads dropped)
+  size_t op_count = 0;  // operations checked (fails and indeterminate no-ops dropped)
   // kNotLinearizable only: the longest linearizable prefix the search found,
   // in linearization order, as indices into History::ops; `stuck` is the
   // operation whose completion was reached with no way to place it there.
@@ -72,6 +87,14 @@ struct CheckResult {
   Verdict verdict = Verdict::kLinearizable;
 };
 
+// How the search orders indeterminate ops (see Algorithm). Every order gives
+// the same verdict; kDive and kDeferred exist for tests and measurements.
+enum class SearchOrder {
+  kAuto,      // kDive on a budget of 64 configs per op, then kDeferred
+  kDive,      // depth-first: an indeterminate op is tried where it fits
+  kDeferred,  // every config with k indeterminate ops placed before any with k+1
+};
+
 // Checks every key of `history` against `model`. `out_of_time` (may be
 // empty: no budget) is polled at each key's first search step and every
 // 4096 steps after; once it returns true the key being searched and every
@@ -80,7 +103,8 @@ struct CheckResult {
 // the model (a cas or add in a register history, a non-integer counter value,
 // a cas or delete in a counter history).
 Result<CheckResult> CheckLinearizable(const History& history, Model model,
-                                      const std::function<bool()>& out_of_time = {});
+                                      const std::function<bool()>& out_of_time = {},
+                                      SearchOrder order = SearchOrder::kAuto);
 
 }  // namespace edgelab::check
 
