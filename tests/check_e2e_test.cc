@@ -77,6 +77,19 @@ TEST(CheckE2E, TheModelIsChosenFromTheOperations) {
   EXPECT_NE(r.out.find("model counter (auto"), std::string::npos) << r.out;
 }
 
+// A log that holds lines but no client operation is not "linearizable".
+TEST(CheckE2E, AFileWithoutOperationsIsBadInput) {
+  TempDir dir;
+  std::string file = dir.Write("nemesis.log",
+                               "INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n"
+                               "INFO  jepsen.core - Run complete, writing\n");
+  ProcessRun r = RunEdgelab({"check", file});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("no operations"), std::string::npos) << r.err;
+  std::string empty = dir.Write("empty.jsonl", "");
+  EXPECT_EQ(RunEdgelab({"check", empty}).exit_code, 0);  // an empty history is linearizable
+}
+
 TEST(CheckE2E, BadInputExitsTwoNamingTheLine) {
   TempDir dir;
   std::string file =

@@ -42,6 +42,15 @@ int Check(const CheckOptions& opts) {
   auto history = check::ParseHistory(text.str());
   if (!history.ok())
     return Fail(Status::InvalidArgument(opts.file + ": " + history.status().message()), 2);
+  // A file with lines and no operation is a log this reader skipped whole
+  // (etcd logs with spaces did, before they were read): "linearizable" would
+  // be a verdict on nothing.
+  if (history->ops.empty() && text.str().find_first_not_of(" \t\r\n") != std::string::npos) {
+    return Fail(Status::InvalidArgument(
+                    opts.file + ": no operations: every line was skipped (not edgelab JSON "
+                                "lines, nor Jepsen :invoke/:ok/:fail/:info lines of a client)"),
+                2);
+  }
   if (auto_model) model = AutoModel(*history);
   const int64_t deadline =
       opts.timeout_s > 0 ? sched::MonotonicMillis() + static_cast<int64_t>(opts.timeout_s * 1000)
