@@ -110,7 +110,7 @@ std::string Grouped(double v, int decimals) {
   if (s.find_first_not_of("-0.") == std::string::npos && s[0] == '-') s.erase(0, 1);  // "-0.0"
   long start = s[0] == '-' ? 1 : 0;
   long dot = static_cast<long>(std::min(s.find('.'), s.size()));
-  for (long i = dot - 3; i > start; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  for (long i = dot - 3; i > start; i -= 3) s.insert(static_cast<size_t>(i), 1, ',');
   return s;
 }
 
@@ -602,7 +602,12 @@ using Points = std::vector<std::pair<double, double>>;
 std::string Path(const Points& points) {
   std::string d;
   for (size_t i = 0; i < points.size(); ++i) {
-    d += (i == 0 ? "M" : "L") + Num(points[i].first) + " " + Num(points[i].second);
+    // Appended piece by piece: g++ 12 at -O3 takes `"M" + std::string` for
+    // an overlapping copy (a false -Wrestrict, an error under -Werror).
+    d += i == 0 ? 'M' : 'L';
+    d += Num(points[i].first);
+    d += ' ';
+    d += Num(points[i].second);
   }
   return d;
 }
