@@ -15,6 +15,12 @@
 namespace edgelab::engine {
 namespace {
 
+// `s` cut to CallSites::kMaxShownBytes (invariant (4)), marked "...".
+std::string Shown(const std::string& s) {
+  if (s.size() <= CallSites::kMaxShownBytes) return s;
+  return s.substr(0, CallSites::kMaxShownBytes - 3) + "...";
+}
+
 // FNV-1a over the pcs: cheap, and pcs of distinct stacks differ in their low
 // bytes, which it mixes.
 uint64_t Hash(const uint32_t* pcs, size_t n) {
@@ -125,10 +131,18 @@ race::CallSitePtr CallSites::Resolve(const uint32_t* pcs, size_t n) {
   if (fresh == nullptr) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   if (race::CallSitePtr site = FindLocked(hash, pcs, n)) return site;  // another thread's
-  if (interned_ >= kMaxInterned) return fresh;
+  if (interned_ >= kMaxInterned) return InnermostLocked(pcs[0]);
   by_hash_[hash].push_back(Interned{std::vector<uint32_t>(pcs, pcs + n), fresh});
   ++interned_;
   return fresh;
+}
+
+race::CallSitePtr CallSites::InnermostLocked(uint32_t pc) {
+  auto [it, inserted] = by_innermost_.try_emplace(pc);
+  // Lookups in the fixed table only: cheap enough under mu_, and at most one
+  // entry per pc the module can call from.
+  if (inserted) it->second = Symbolize(&pc, 1);
+  return it->second;
 }
 
 size_t CallSites::interned() {
@@ -139,11 +153,12 @@ size_t CallSites::interned() {
 race::CallSitePtr CallSites::Symbolize(const uint32_t* pcs, size_t n) const {
   auto site = std::make_shared<race::CallSite>();
   site->module = m_.name;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < n && site->frames.size() < kMaxSiteFrames; ++i) {
     const std::optional<CallPoint> point = m_.call_map.Find(pcs[i]);
     if (!point || point->func >= m_.first_internal_func) continue;
     AppendFrames(*point, &site->frames);
   }
+  if (site->frames.size() > kMaxSiteFrames) site->frames.resize(kMaxSiteFrames);
   if (site->frames.empty()) return nullptr;
   return site;
 }
@@ -155,14 +170,14 @@ void CallSites::AppendFrames(const CallPoint& point, std::vector<race::Frame>* o
                                [](const Call& c, uint32_t offset) { return c.offset < offset; });
   if (point.offset == 0 || call == calls_.end() || call->offset != point.offset) {
     race::Frame f;
-    f.function = FunctionName(m_, point.func);
+    f.function = Shown(FunctionName(m_, point.func));
     out->push_back(std::move(f));
     return;
   }
   for (uint32_t i = call->first; i < call->first + call->count; ++i) {
     const StoredFrame& s = frames_[i];
-    out->push_back(
-        race::Frame{strings_[s.function], strings_[s.file], s.line, s.column, s.inlined});
+    out->push_back(race::Frame{Shown(strings_[s.function]), Shown(strings_[s.file]), s.line,
+                               s.column, s.inlined});
   }
 }
 

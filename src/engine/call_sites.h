@@ -48,12 +48,17 @@
 // construction; a hit takes mu_ for one lookup; a miss builds its site
 // without holding mu_, then inserts, keeping another thread's if it won.
 // Invariants: (1) up to kMaxInterned distinct stacks per module, equal
-// stacks give the same pointer; past that, new stacks get a fresh CallSite
-// each (never null, but not interned: comparing their pointers says
-// "different" for equal stacks). (2) A site has at most kMaxFrames guest
-// frames before inline expansion: the innermost ones. (3) A call has at most
+// stacks give the same pointer; past that, a new stack gets the site of its
+// innermost call alone, interned per call (so memory stays bounded by the
+// module's calls, and equal innermost calls still share a pointer). (2) A
+// site has at most kMaxFrames guest frames before inline expansion (the
+// innermost ones) and kMaxSiteFrames after it. (3) A call has at most
 // kMaxCallFrames frames (the innermost inlined ones and the physical one),
 // and the table at most kMaxTableFrames; calls past that get names only.
+// (4) A function name or file in a site is at most kMaxShownBytes (longer
+// ones are cut, marked "..."): a module of long names would otherwise make
+// each interned stack cost megabytes (a 1 MiB name 31 frames deep: 32 MB a
+// stack, found in review).
 #ifndef EDGELAB_ENGINE_CALL_SITES_H_
 #define EDGELAB_ENGINE_CALL_SITES_H_
 
@@ -82,7 +87,10 @@ struct CallSiteStats {
 class CallSites {
  public:
   static constexpr size_t kMaxFrames = 32;
-  static constexpr size_t kMaxInterned = 4096;
+  static constexpr size_t kMaxSiteFrames = 64;
+  static constexpr size_t kMaxShownBytes = 256;
+  // Worst case kMaxInterned * kMaxSiteFrames * 2 * kMaxShownBytes = 32 MiB.
+  static constexpr size_t kMaxInterned = 1024;
   static constexpr size_t kMaxCallFrames = 16;
   static constexpr size_t kMaxTableFrames = size_t{1} << 20;
 
@@ -126,6 +134,8 @@ class CallSites {
   class Builder;
 
   race::CallSitePtr FindLocked(uint64_t hash, const uint32_t* pcs, size_t n) const;
+  // Past kMaxInterned: the site of the innermost call `pc` alone.
+  race::CallSitePtr InnermostLocked(uint32_t pc);
   race::CallSitePtr Symbolize(const uint32_t* pcs, size_t n) const;
   void AppendFrames(const CallPoint& point, std::vector<race::Frame>* out) const;
 
@@ -140,6 +150,7 @@ class CallSites {
   std::mutex mu_;
   std::unordered_map<uint64_t, std::vector<Interned>> by_hash_;
   size_t interned_ = 0;
+  std::unordered_map<uint32_t, race::CallSitePtr> by_innermost_;  // past kMaxInterned
 };
 
 }  // namespace edgelab::engine

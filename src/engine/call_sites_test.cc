@@ -101,6 +101,12 @@ std::vector<race::CallSitePtr> CallFetch(Engine& engine, const std::shared_ptr<c
   return g_sites;
 }
 
+// A name as a site shows it: cut to kMaxShownBytes (call_sites.h (4)).
+std::string Cut(const std::string& name) {
+  if (name.size() <= CallSites::kMaxShownBytes) return name;
+  return name.substr(0, CallSites::kMaxShownBytes - 3) + "...";
+}
+
 std::vector<std::string> Names(const race::CallSitePtr& site) {
   std::vector<std::string> names;
   if (site == nullptr) return names;
@@ -227,12 +233,39 @@ TEST(CallSitesTest, PastTheCapNewStacksAreFreshSitesNotInterned) {
     }
   }
   EXPECT_EQ(impl.call_sites->interned(), CallSites::kMaxInterned);
+  // Past the cap a stack gets its innermost call's site, interned per call:
+  // memory stays bounded by the module, and sites still group.
   const uint32_t fresh[] = {start, start, start, start, start};
+  const uint32_t other[] = {start, start + 1, start + 2, start + 3, start + 4};
   race::CallSitePtr a = impl.call_sites->Resolve(fresh, 5);
-  race::CallSitePtr b = impl.call_sites->Resolve(fresh, 5);
+  race::CallSitePtr b = impl.call_sites->Resolve(other, 5);
   ASSERT_NE(a, nullptr);
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a->frames.size(), 5u);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a->frames.size(), 1u);
+  EXPECT_EQ(impl.call_sites->interned(), CallSites::kMaxInterned);
+}
+
+// The review's case: a function with a 1 MiB name recursing 31 deep made
+// each distinct stack cost 32 MB. Names are cut and frames capped.
+TEST(CallSitesTest, LongNamesAreCutAndDeepStacksCapped) {
+  const std::string big(1 << 20, 'a');
+  auto m = MustLoad(Wat(R"((module
+    (import "test" "capture" (func $capture))
+    (memory (export "memory") 1)
+    (func $)" + big + R"( (param i32)
+      (if (i32.eqz (local.get 0)) (then (call $capture) (return)))
+      (call 1 (i32.sub (local.get 0) (i32.const 1))))
+    (func $fetch (export "fetch") (call 1 (i32.const 100)))))"));
+  ASSERT_NE(m, nullptr);
+  Engine engine;
+  std::vector<race::CallSitePtr> sites = CallFetch(engine, m);
+  ASSERT_EQ(sites.size(), 1u);
+  ASSERT_NE(sites[0], nullptr);
+  EXPECT_LE(sites[0]->frames.size(), CallSites::kMaxSiteFrames);
+  for (const race::Frame& f : sites[0]->frames) {
+    EXPECT_LE(f.function.size(), CallSites::kMaxShownBytes);
+  }
+  EXPECT_EQ(sites[0]->frames[0].function.substr(CallSites::kMaxShownBytes - 3), "...");
 }
 
 // ---- The call map against the original binary ----
@@ -621,9 +654,9 @@ TEST(CallSitesTest, HostileNamesInTheNameSectionLoadAndCaptureOnAFibersStack) {
   ASSERT_NE(m, nullptr);
   std::vector<race::CallSitePtr> sites = CallFetchOnFiberSizedStack(m);
   ASSERT_EQ(sites.size(), 3u);
-  EXPECT_THAT(Names(sites[0]), ElementsAre("f(int" + std::string(1000, '*') + ")", "fetch"));
-  EXPECT_THAT(Names(sites[1]), ElementsAre(too_long, "fetch"));
-  EXPECT_THAT(Names(sites[2]), ElementsAre(exploding, "fetch"));
+  EXPECT_THAT(Names(sites[0]), ElementsAre(Cut("f(int" + std::string(1000, '*') + ")"), "fetch"));
+  EXPECT_THAT(Names(sites[1]), ElementsAre(Cut(too_long), "fetch"));
+  EXPECT_THAT(Names(sites[2]), ElementsAre(Cut(exploding), "fetch"));
 }
 
 // DWARF 4 written by hand: a unit per function, each a subprogram over the
@@ -796,7 +829,7 @@ TEST(CallSitesDwarfTest, AUnitNestedTooDeepIsRefusedAndItsCallsGetNames) {
   ASSERT_NE(sites[0], nullptr);
   ASSERT_NE(sites[1], nullptr);
   // DWARF's linkage name, demangled at load.
-  EXPECT_THAT(Names(sites[0]), ElementsAre("f(int" + std::string(1000, '*') + ")", "fetch"));
+  EXPECT_THAT(Names(sites[0]), ElementsAre(Cut("f(int" + std::string(1000, '*') + ")"), "fetch"));
   EXPECT_THAT(sites[0]->frames[0].file, EndsWith("shallow.cc"));
   EXPECT_EQ(sites[0]->frames[0].line, 10u);
   EXPECT_EQ(sites[0]->frames[1].file, "");  // fetch: no unit
@@ -837,7 +870,7 @@ TEST(CallSitesDwarfTest, ALongInlinedChainKeepsItsInnermostFramesAndThePhysicalO
   EXPECT_THAT(f[0].file, EndsWith("shallow.cc"));
   EXPECT_EQ(f[0].line, 10u);
   const race::Frame& physical = f[CallSites::kMaxCallFrames - 1];
-  EXPECT_EQ(physical.function, "f(int" + std::string(1000, '*') + ")");
+  EXPECT_EQ(physical.function, Cut("f(int" + std::string(1000, '*') + ")"));
   EXPECT_FALSE(physical.inlined);
   EXPECT_EQ(f.back().function, "fetch");
 }
