@@ -60,8 +60,9 @@ class GuestStack {
   // function that called the host function is frames[0]), symbolized with
   // DWARF when the module has it, else with the name section. Interned: the
   // same stack of the same module gives the same pointer, for the first
-  // 4,096 distinct stacks of a module (engine/call_sites.h); past them each
-  // capture is a fresh site (race reports then stop grouping new sites).
+  // 1,024 distinct stacks of a module (engine/call_sites.h); past them a
+  // stack gets the site of its innermost call alone (still shared per call).
+  // Names and files are cut to 256 bytes, sites to 64 frames.
   // Null when no guest frame is known, and always for a module loaded
   // without call sites: the engine resolves them at load, only when asked
   // (engine.h, LoadOptions; the runtime asks when an observer is set).
