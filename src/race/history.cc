@@ -129,7 +129,9 @@ struct HistoryRecorder::State {
   RecentByKey<Tagged> values{kValuesPerKey, kValuesTotal, kValueBytes};
 
   void Write(std::string_view line);
-  void Line(uint64_t process, const char* type, const Pending& p, const Json& value, int64_t time);
+  // `process`: its JSON text (a request id, or a quoted "expiry-N").
+  void Line(const std::string& process, const char* type, const Pending& p, const Json& value,
+            int64_t time);
   const std::string* ValueOf(const std::string& key, std::string_view etag) const;
   void Learn(const std::string& key, std::string_view etag, std::string_view value);
   void Invoke(const Op& op, RequestLog& log);
@@ -153,12 +155,12 @@ void HistoryRecorder::State::Write(std::string_view line) {
 // nlohmann's ordered_json cost counter-lock (7 operations a request) a
 // quarter of its throughput (docs/benchmarks.md); only the strings go
 // through its escaping.
-void HistoryRecorder::State::Line(uint64_t process, const char* type, const Pending& p,
+void HistoryRecorder::State::Line(const std::string& process, const char* type, const Pending& p,
                                   const Json& value, int64_t time) {
   std::string line;
   line.reserve(96 + p.key.size());
   line += "{\"process\":";
-  line += std::to_string(process);
+  line += process;
   line += ",\"type\":\"";
   line += type;
   line += "\",\"f\":\"";
@@ -227,7 +229,7 @@ Pending HistoryRecorder::State::Start(const Op& op, const RequestLog& log) const
 void HistoryRecorder::State::Invoke(const Op& op, RequestLog& log) {
   log.pending = Start(op, log);
   if (!log.pending->deferred) {
-    Line(op.request->id, "invoke", *log.pending, log.pending->value, op.start_ns);
+    Line(std::to_string(op.request->id), "invoke", *log.pending, log.pending->value, op.start_ns);
   }
 }
 
@@ -244,7 +246,7 @@ void HistoryRecorder::State::Resolve(Pending& p, Op::Outcome outcome) const {
 }
 
 void HistoryRecorder::State::Finish(const Op& op, Pending& p) {
-  const uint64_t process = op.request->id;
+  const std::string process = std::to_string(op.request->id);
   if (p.deferred) {
     // The etag may have been learned while this write waited.
     if (const std::string* old = ValueOf(p.key, op.if_match)) {
@@ -268,13 +270,7 @@ void HistoryRecorder::State::Finish(const Op& op, Pending& p) {
     Pending expiry;
     expiry.key = p.key;
     expiry.f = "delete";
-    Json j = {{"process", "expiry-" + std::to_string(++expiries)},
-              {"type", "invoke"},
-              {"f", "delete"},
-              {"key", p.key},
-              {"value", nullptr},
-              {"time", op.end_ns}};
-    Write(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+    Line("\"expiry-" + std::to_string(++expiries) + "\"", "invoke", expiry, Json(), op.end_ns);
   }
   if (op.store != Op::Store::kKv || op.outcome != Op::Outcome::kOk) return;
   if (op.kind == Op::Kind::kWrite || (op.kind == Op::Kind::kRead && op.found)) {
@@ -285,7 +281,8 @@ void HistoryRecorder::State::Finish(const Op& op, Pending& p) {
 // Closes an operation that never completed with info, at its own start time:
 // an indeterminate op's completion time means nothing to the checker, and
 // the line still sorts after its invoke.
-void HistoryRecorder::State::Cut(uint64_t process, Pending& p) {
+void HistoryRecorder::State::Cut(uint64_t id, Pending& p) {
+  const std::string process = std::to_string(id);
   if (p.deferred) {
     Resolve(p, Op::Outcome::kUnknown);
     Line(process, "invoke", p, p.value, p.start_ns);
