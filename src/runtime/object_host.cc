@@ -131,8 +131,10 @@ Result<abi::Response> ClassNamespace::Fetch(abi::Context& caller, std::string_vi
     std::string who = Who(object);
     abi::Context ctx = ContextFor(object, who, depth);
     ctx.request = std::move(req);
-    ctx.info.method = ctx.request.method;
-    ctx.info.path = ctx.request.url.substr(0, ctx.request.url.find('?'));
+    if (ctx.observer() != nullptr) {  // copies only for an observer (ContextFor)
+      ctx.info.method = ctx.request.method;
+      ctx.info.path = ctx.request.url.substr(0, ctx.request.url.find('?'));
+    }
     // The turn's wall time is the object's active time, which Cloudflare
     // bills as duration. Turns of one object are serial (objects/registry.h,
     // rule 2), so the sum never counts a moment twice.
@@ -163,7 +165,7 @@ Status ClassNamespace::RunAlarm(objects::Object& object, int retry) {
   }
   abi::Context ctx = ContextFor(object, who, /*depth=*/1);
   ctx.request.method = "ALARM";
-  ctx.info.method = "ALARM";
+  if (ctx.observer() != nullptr) ctx.info.method = "ALARM";
   ctx.request.headers.emplace_back("x-edgelab-alarm-retry", std::to_string(retry));
   const int64_t start = ctx.sched().NowMicros();
   engine::CallOutcome out = Run(object, ctx, "do_alarm");
