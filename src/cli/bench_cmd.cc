@@ -418,14 +418,6 @@ std::string NowIso() {
   return buf;
 }
 
-Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::IOError(path + ": cannot write: " + std::strerror(errno));
-  return Status::OK();
-}
-
 // The watch flags' rules (commands.h): what they need of the targets.
 Status CheckWatch(const BenchOptions& opts, const std::vector<Target>& targets) {
   const WatchFlags& w = opts.watch;

@@ -68,9 +68,9 @@ inline constexpr int kRaceFound = 66;
 int Race(BenchOptions opts);
 
 struct CheckOptions {
-  std::string file;                // a history: JSON lines or a Jepsen log
+  std::string file;            // a history: JSON lines or a Jepsen log
   std::string model = "auto";  // auto, register, cas-register, counter
-  double timeout_s = 60;           // 0: no limit
+  double timeout_s = 60;       // 0: no limit
 };
 int Check(const CheckOptions& opts);
 

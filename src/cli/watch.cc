@@ -51,6 +51,14 @@ Status CheckWritable(const std::string& path, const char* flag) {
   return Status::OK();
 }
 
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::IOError(path + ": cannot write: " + std::strerror(errno));
+  return Status::OK();
+}
+
 Result<std::unique_ptr<Watch>> Watch::Open(const WatchFlags& flags,
                                            std::function<void(const std::string&)> on_new_group) {
   std::unique_ptr<Watch> w(new Watch());
@@ -106,13 +114,8 @@ Status Watch::Finish(FILE* out, bool print_reports) {
     }
     std::fprintf(out, "%s", summary.c_str());
     if (!flags_.race_json.empty()) {
-      std::ofstream f(flags_.race_json, std::ios::binary | std::ios::trunc);
-      f << detector_->Json() << "\n";
-      f.close();
-      if (!f) {
-        if (first.ok()) {
-          first = Status::IOError(flags_.race_json + ": cannot write: " + std::strerror(errno));
-        }
+      if (Status s = WriteFile(flags_.race_json, detector_->Json() + "\n"); !s.ok()) {
+        if (first.ok()) first = s;
       } else {
         std::fprintf(out, "race json: %s\n", flags_.race_json.c_str());
       }

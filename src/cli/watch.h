@@ -67,6 +67,8 @@ class Watch {
 // output found unwritable after minutes of load is a wasted run. "" and "-"
 // pass. InvalidArgument naming `flag`, the path and the reason.
 Status CheckWritable(const std::string& path, const char* flag);
+// Writes `text` to `path` (truncating); IOError naming the path.
+Status WriteFile(const std::string& path, const std::string& text);
 
 }  // namespace edgelab::cli
 
