@@ -120,7 +120,8 @@ void UpdateKnown(RequestLog& log, const Pending& p, const Op& op) {
 struct HistoryRecorder::State {
   std::string path;
   std::mutex mu;  // guards every field below
-  FILE* file = nullptr;
+  FILE* file = nullptr;  // null: in memory, into `text`
+  std::string text;
   Status error;  // the first write error
   uint64_t lines = 0;
   uint64_t expiries = 0;  // processes "expiry-N" of values that expire
@@ -143,6 +144,11 @@ struct HistoryRecorder::State {
 
 void HistoryRecorder::State::Write(std::string_view line) {
   if (closed) return;
+  if (file == nullptr) {
+    text.append(line).push_back('\n');
+    ++lines;
+    return;
+  }
   if (std::fwrite(line.data(), 1, line.size(), file) != line.size() ||
       std::fputc('\n', file) == EOF) {
     if (error.ok()) error = Status::IOError("history file " + path + ": " + std::strerror(errno));
@@ -302,6 +308,15 @@ Result<std::unique_ptr<HistoryRecorder>> HistoryRecorder::Open(const std::string
   return std::unique_ptr<HistoryRecorder>(new HistoryRecorder(std::move(state)));
 }
 
+std::unique_ptr<HistoryRecorder> HistoryRecorder::InMemory() {
+  return std::unique_ptr<HistoryRecorder>(new HistoryRecorder(std::make_unique<State>()));
+}
+
+std::string HistoryRecorder::TakeText() {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return std::move(state_->text);
+}
+
 HistoryRecorder::HistoryRecorder(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 HistoryRecorder::~HistoryRecorder() { Close().IgnoreError(); }
@@ -343,6 +358,7 @@ Status HistoryRecorder::Close() {
   }
   s.requests.clear();
   s.closed = true;
+  if (s.file == nullptr) return s.error;
   const bool flushed = std::fflush(s.file) == 0;
   const int flush_errno = errno;
   const bool closed = std::fclose(s.file) == 0;

@@ -66,6 +66,9 @@ class HistoryRecorder : public Observer {
  public:
   // Creates (truncates) `path`. Errors name the path and the reason.
   static Result<std::unique_ptr<HistoryRecorder>> Open(const std::string& path);
+  // Keeps the lines in memory (a simulation's schedule): TakeText() after
+  // Close() returns them.
+  static std::unique_ptr<HistoryRecorder> InMemory();
   ~HistoryRecorder() override;  // Close()s if not closed
 
   void Invoke(const Op& op) override;
@@ -77,6 +80,8 @@ class HistoryRecorder : public Observer {
   // the path, else OK; a second Close returns the same.
   Status Close();
   uint64_t lines() const;  // written so far
+  // InMemory only: the lines written so far, moved out (call after Close).
+  std::string TakeText();
   // For tests: requests with state (an operation seen, not yet Ended).
   size_t tracked_requests() const;
 

@@ -819,6 +819,25 @@ TEST(History, RecordedLinesParseAndCheckLinearizableAsARegister) {
   EXPECT_EQ(r.keys[0].op_count, 5u);
 }
 
+TEST(History, InMemoryKeepsTheSameLinesAsAFile) {
+  test::TempDir dir;
+  const std::string path = dir.File("h.jsonl");
+  auto file = MustOpen(path);
+  auto memory = HistoryRecorder::InMemory();
+  for (HistoryRecorder* h : {file.get(), memory.get()}) {
+    ModelKv kv(h);
+    std::string etag;
+    RequestInfo r1 = Req(1), r2 = Req(2);
+    kv.Put(r1, "k", "1");
+    h->End(r1, true);
+    EXPECT_EQ(kv.Get(r2, "k", &etag), "1");
+    ASSERT_TRUE(h->Close().ok());  // r2 is still open: its state is closed too
+  }
+  EXPECT_EQ(memory->lines(), file->lines());
+  EXPECT_EQ(memory->TakeText(), ReadFile(path));
+  EXPECT_EQ(memory->TakeText(), "");  // moved out
+}
+
 TEST(History, AReadThenBlindWriteIsRecordedAsTheCasItAssumed) {
   test::TempDir dir;
   const std::string path = dir.File("h.jsonl");

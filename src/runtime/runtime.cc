@@ -13,11 +13,11 @@ namespace edgelab::runtime {
 
 class LoopState {
  public:
-  LoopState(sched::RealScheduler* s, std::shared_ptr<const engine::Module> module,
+  LoopState(sched::Scheduler* s, std::shared_ptr<const engine::Module> module,
             engine::Limits limits, size_t max, std::function<uint64_t()> next_id)
       : sched(s), pool(&engine, std::move(module), limits, max, s, std::move(next_id)) {}
 
-  sched::RealScheduler* const sched;
+  sched::Scheduler* const sched;
   engine::Engine engine;
   IsolatePool pool;
 };
@@ -34,7 +34,7 @@ std::string_view PathOf(std::string_view target) { return target.substr(0, targe
 }  // namespace
 
 Runtime::Runtime(Config config, kv::Store* store, objects::Backend* objects,
-                 sched::LoopGroup* loops, Log* log)
+                 sched::Loops* loops, Log* log)
     : config_(std::move(config)),
       store_(store),
       objects_backend_(objects),
@@ -75,12 +75,11 @@ Status Runtime::Start() {
   // Durable Object bindings before prewarm, so _initialize sees them as every
   // later isolate will (and a class module's load error stops us early).
   EDGELAB_RETURN_IF_ERROR(StartObjects(module));
-  // Prewarm on a fiber of a scheduler of our own, before the loops run, so an
-  // _initialize that waits (or fails) does so here and its error reaches the
-  // caller. Engines are not yet used by their loops' threads.
-  sched::RealScheduler boot;
+  // Prewarm on a fiber before the loops run, so an _initialize that waits
+  // (or fails) does so here and its error reaches the caller. Engines are not
+  // yet used by their loops' threads.
   Status status;
-  boot.Spawn([&] {
+  loops_->RunToCompletion([&](sched::Scheduler& boot) {
     abi::Context ctx(&boot, &bindings_, [this](abi::LogLevel level, std::string_view msg) {
       log_->Line(config_.name + " init " + LevelName(level) + ": " + GuestText(msg));
     });
@@ -93,9 +92,7 @@ Status Runtime::Start() {
       size_t min = ShareOf(config_.isolates_min, states_.size(), i);
       status = states_[i]->pool.Prewarm(std::max<size_t>(min, 1), &ctx);
     }
-    boot.Stop();
   });
-  boot.Run();
   return status;
 }
 
@@ -166,7 +163,7 @@ void Runtime::Shutdown() {
 }
 
 void Runtime::Handle(size_t loop_index, abi::Request req, std::function<void(abi::Response)> done) {
-  sched::RealScheduler& origin = loops_->loop(loop_index);
+  sched::Scheduler& origin = loops_->loop(loop_index);
   const int64_t arrived = origin.NowMicros();
   ++in_flight_;
   if (loop_index < states_.size()) {

@@ -2,7 +2,8 @@
 // the worker's module, runs it on a fiber, and turns the outcome into an
 // HTTP-shaped response.
 //
-// Shape: the runtime runs on a LoopGroup. Each loop (thread) with a pool has
+// Shape: the runtime runs on sched::Loops: a LoopGroup's threads in `serve`,
+// one simulated scheduler in `test` (sched/sim_scheduler.h). Each loop (thread) with a pool has
 // its own Engine and isolates, because a wabt store belongs to one thread;
 // isolates never move between loops. `[isolates] max` is split over the
 // first min(loops, max) loops so the shares add up to max exactly (`min`
@@ -53,7 +54,7 @@
 #include "objects/registry.h"
 #include "runtime/config.h"
 #include "runtime/log.h"
-#include "sched/real_scheduler.h"
+#include "sched/scheduler.h"
 
 namespace edgelab::runtime {
 
@@ -65,7 +66,7 @@ class Runtime {
  public:
   // `store`, `objects`, `loops` and `log` must outlive the runtime.
   // `objects` holds Durable Object storage (unused without DO bindings).
-  Runtime(Config config, kv::Store* store, objects::Backend* objects, sched::LoopGroup* loops,
+  Runtime(Config config, kv::Store* store, objects::Backend* objects, sched::Loops* loops,
           Log* log);
   ~Runtime();
 
@@ -112,7 +113,7 @@ class Runtime {
 
   kv::Store* const store_;
   objects::Backend* const objects_backend_;
-  sched::LoopGroup* const loops_;
+  sched::Loops* const loops_;
   Log* const log_;
   std::vector<std::unique_ptr<kv::Namespace>> namespaces_;
   std::vector<abi::KvBinding> bindings_;

@@ -291,6 +291,15 @@ LoopGroup::LoopGroup(size_t n, size_t stack_bytes) {
 
 LoopGroup::~LoopGroup() { Stop(); }
 
+void LoopGroup::RunToCompletion(std::function<void(Scheduler&)> fn) {
+  RealScheduler boot;
+  boot.Spawn([&] {
+    fn(boot);
+    boot.Stop();
+  });
+  boot.Run();
+}
+
 void LoopGroup::Start() {
   EDGELAB_CHECK(threads_.empty());
   for (auto& loop : loops_) threads_.emplace_back([l = loop.get()] { l->Run(); });

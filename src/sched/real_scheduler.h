@@ -67,13 +67,16 @@ class RealScheduler final : public Scheduler {
 // N RealSchedulers, each on its own OS thread: the runtime's threads. The
 // only place outside tests that starts threads.
 // Threading: construct, Start() and Stop() from one controlling thread.
-class LoopGroup {
+class LoopGroup final : public Loops {
  public:
   // `n` loops; 0 means one per core.
   explicit LoopGroup(size_t n, size_t stack_bytes = 256 * 1024);
-  ~LoopGroup();  // Stops and joins.
-  size_t size() const { return loops_.size(); }
-  RealScheduler& loop(size_t i) { return *loops_[i]; }
+  ~LoopGroup() override;  // Stops and joins.
+  size_t size() const override { return loops_.size(); }
+  RealScheduler& loop(size_t i) override { return *loops_[i]; }
+  // On a RealScheduler of its own, run on the calling thread until `fn`
+  // returns (the loops' schedulers are left untouched).
+  void RunToCompletion(std::function<void(Scheduler&)> fn) override;
   // Starts one thread per loop, each running loop(i).Run().
   void Start();
   // Stops every loop (see RealScheduler::Stop) and joins the threads.

@@ -12,12 +12,16 @@
 // Threading: every method must be called on the scheduler thread, except
 // Post(), which any thread may call.
 // Invariants: (1) NowMicros() never decreases; (2) a fiber woken by a timer
-//             never runs before its deadline; (3) fibers woken at the same
-//             time run in the order they were woken.
+//             never runs before its deadline; (3) RealScheduler only: fibers
+//             woken at the same time run in the order they were woken. A
+//             simulated scheduler (sim_scheduler.h) runs ready fibers in the
+//             order its seeded strategy picks: code must be correct in any
+//             order, and the simulation is how that is tested.
 // Failure: waiting outside a fiber is a bug (CHECK), not an error.
 #ifndef EDGELAB_SCHED_SCHEDULER_H_
 #define EDGELAB_SCHED_SCHEDULER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -67,6 +71,26 @@ class Scheduler : public Clock {
   // Makes a fiber suspended by Suspend() or SuspendUntil() ready to run
   // again (in wake order).
   virtual void Wake(Fiber* fiber) = 0;
+
+  // A point where, on the edge, other work could run between two steps of
+  // this fiber (kv/namespace.h calls it around every store operation). The
+  // real scheduler does nothing: its threads interleave for real. A
+  // simulated one yields here, so its strategy decides who runs next.
+  // Outside a fiber: nothing.
+  virtual void MayInterleave() {}
+};
+
+// The set of schedulers a runtime serves on: LoopGroup's threads, or one
+// simulated scheduler (sim_scheduler.h).
+class Loops {
+ public:
+  virtual ~Loops() = default;
+  virtual size_t size() const = 0;
+  virtual Scheduler& loop(size_t i) = 0;
+  // Runs `fn` on a fiber of a scheduler and returns once it has finished:
+  // start-up work (a module's _initialize) that may wait. Requires: the
+  // loops are not running yet (called from the thread that will start them).
+  virtual void RunToCompletion(std::function<void(Scheduler&)> fn) = 0;
 };
 
 // A FIFO of fibers waiting for something on one scheduler; the condition
