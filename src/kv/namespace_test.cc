@@ -1,23 +1,27 @@
 // kv/namespace_test.cc: the latency layer on a virtual clock: how long each
-// operation waits, how the wait is split around the store call, and the
-// shape of each distribution.
+// operation waits, how the wait is split around the store call, the
+// interleaving points around it, the shape of each distribution, and how a
+// namespace reaches the store through Locations.
 #include "kv/namespace.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
+#include "kv/locations.h"
 #include "kv/memory_store.h"
 #include "testing/fake_scheduler.h"
 
 namespace edgelab::kv {
 namespace {
 
-// A Store that records the virtual time of each call, then delegates.
+// A Store that records the virtual time of each call, and how many
+// interleaving points came before it, then delegates.
 class TimedStore final : public Store {
  public:
-  TimedStore(Store* inner, sched::Scheduler* sched) : inner_(inner), sched_(sched) {}
+  TimedStore(Store* inner, test::FakeScheduler* sched) : inner_(inner), sched_(sched) {}
   Result<Entry> Get(std::string_view ns, std::string_view key) override {
     Mark();
     return inner_->Get(ns, key);
@@ -38,12 +42,17 @@ class TimedStore final : public Store {
   }
   Status Flush() override { return inner_->Flush(); }
   const std::vector<int64_t>& calls() const { return calls_; }
+  const std::vector<int>& interleaves() const { return interleaves_; }
 
  private:
-  void Mark() { calls_.push_back(sched_->NowMicros()); }
+  void Mark() {
+    calls_.push_back(sched_->NowMicros());
+    interleaves_.push_back(sched_->interleaves());
+  }
   Store* const inner_;
-  sched::Scheduler* const sched_;
+  test::FakeScheduler* const sched_;
   std::vector<int64_t> calls_;
+  std::vector<int> interleaves_;
 };
 
 class NamespaceTest : public ::testing::Test {
@@ -69,11 +78,20 @@ Latency Fixed(double ms) {
   return l;
 }
 
-TEST_F(NamespaceTest, NoLatencyNeverSleepsNorYields) {
+TEST_F(NamespaceTest, NoLatencyNeverSleepsButMayInterleaveBeforeAndAfterEachStoreCall) {
   RunEachOperation(Latency{});
   EXPECT_TRUE(sched_.sleeps().empty());
   EXPECT_EQ(sched_.NowMicros(), 0);
   EXPECT_EQ(timed_.calls().size(), 4u);
+  // Each store call comes after one interleaving point of its own and is
+  // followed by another.
+  EXPECT_EQ(timed_.interleaves(), (std::vector<int>{1, 3, 5, 7}));
+  EXPECT_EQ(sched_.interleaves(), 8);
+}
+
+TEST_F(NamespaceTest, AWholeDelayOnBothSidesNeedsNoInterleavingPoint) {
+  RunEachOperation(Fixed(10));
+  EXPECT_EQ(sched_.interleaves(), 0);  // the sleeps are the interleaving points
 }
 
 TEST_F(NamespaceTest, FixedLatencyWaitsHalfBeforeAndHalfAfterEachOperation) {
@@ -90,16 +108,83 @@ TEST_F(NamespaceTest, AnOddDelayPutsTheExtraMicrosecondAfterTheOperation) {
   EXPECT_EQ(sched_.sleeps(), (std::vector<int64_t>{1, 2}));
 }
 
-TEST_F(NamespaceTest, AOneMicrosecondDelaySkipsTheEmptyFirstHalf) {
+TEST_F(NamespaceTest, AOneMicrosecondDelayMayInterleaveInsteadOfTheEmptyFirstHalf) {
   Namespace ns(&timed_, "ns", Fixed(0.001));
   ASSERT_TRUE(ns.Delete(sched_, "k").ok());
   EXPECT_EQ(sched_.sleeps(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(timed_.interleaves(), (std::vector<int>{1}));
+  EXPECT_EQ(sched_.interleaves(), 1);
 }
 
 TEST_F(NamespaceTest, ErrorsFromTheStoreStillWaitTheWholeDelay) {
   Namespace ns(&timed_, "ns", Fixed(4));
   EXPECT_EQ(ns.Get(sched_, "").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(sched_.NowMicros(), 4000);
+}
+
+// A namespace over Locations "a" and "b" (propagation: an hour).
+class NamespaceAtLocationsTest : public NamespaceTest {
+ protected:
+  static constexpr size_t kA = 0, kB = 1;
+  static LocationOptions Options() {
+    LocationOptions o;
+    o.names = {"a", "b"};
+    o.cache_ttl_ms = 60'000;
+    o.propagation = Fixed(3'600'000);
+    return o;
+  }
+  std::string Read(Namespace& ns, size_t location,
+                   Consistency consistency = Consistency::kEventual) {
+    Result<Entry> got = ns.Get(sched_, "k", consistency, location);
+    return got.ok() ? got->value : got.status().code() == Code::kNotFound ? "<absent>" : "error";
+  }
+
+  Locations locations_{&timed_, Options()};
+};
+
+TEST_F(NamespaceAtLocationsTest, CallsGoThroughTheLocationsAtTheLocationGiven) {
+  Namespace ns(&timed_, "ns", Latency{}, &locations_);
+  ASSERT_EQ(Read(ns, kB), "<absent>");
+  ASSERT_TRUE(ns.Put(sched_, "k", "v", {}, kA).ok());
+  EXPECT_EQ(Read(ns, kA), "v");
+  EXPECT_EQ(Read(ns, kB), "<absent>");  // b's cache is stale
+  EXPECT_EQ(ns.Get(sched_, "k", kB).status().code(), Code::kNotFound);
+  EXPECT_EQ(Read(ns, kB, Consistency::kStrong), "v");
+  ASSERT_TRUE(ns.Delete(sched_, "k", kA).ok());
+  EXPECT_EQ(Read(ns, kA), "<absent>");
+  EXPECT_EQ(locations_.cached(kB), 1u);
+}
+
+TEST_F(NamespaceAtLocationsTest, ListsGoToTheOrigin) {
+  Namespace ns(&timed_, "ns", Latency{}, &locations_);
+  ASSERT_EQ(Read(ns, kB), "<absent>");
+  ASSERT_TRUE(ns.Put(sched_, "k", "v", {}, kA).ok());
+  Result<ListResult> list = ns.List(sched_, "", "", 10, kB);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->keys.size(), 1u);
+}
+
+TEST_F(NamespaceAtLocationsTest, AStrongBindingReadsTheOriginWhateverTheCallAsks) {
+  Namespace ns(&timed_, "ns", Latency{}, &locations_, Consistency::kStrong);
+  EXPECT_EQ(ns.consistency(), Consistency::kStrong);
+  ASSERT_EQ(Read(ns, kB), "<absent>");
+  ASSERT_TRUE(ns.Put(sched_, "k", "v", {}, kA).ok());
+  EXPECT_EQ(Read(ns, kB), "v");
+  EXPECT_EQ(Read(ns, kB, Consistency::kEventual), "v");
+  EXPECT_EQ(locations_.cached(kB), 0u);
+}
+
+TEST_F(NamespaceAtLocationsTest, TheLatencyAndInterleavingPointsStillWrapEachStoreCall) {
+  Namespace ns(&timed_, "ns", Latency{}, &locations_);
+  ASSERT_TRUE(ns.Put(sched_, "k", "v", {}, kA).ok());
+  ASSERT_EQ(Read(ns, kB), "v");
+  ASSERT_EQ(Read(ns, kB), "v");  // from b's cache: no store call
+  EXPECT_EQ(timed_.interleaves(), (std::vector<int>{1, 3}));
+  EXPECT_EQ(sched_.interleaves(), 6);
+  Namespace slow(&timed_, "ns", Fixed(10), &locations_);
+  ASSERT_EQ(Read(slow, kA), "v");
+  EXPECT_EQ(timed_.calls().back(), 5000);
+  EXPECT_EQ(sched_.NowMicros(), 10'000);
 }
 
 TEST(LatencyTest, NoneDrawsZeroAndConsumesNoRandomness) {
