@@ -165,6 +165,10 @@ EDGELAB_IMPORT(kv_open) int32_t edgelab_raw_kv_open(const char* name, size_t nam
 EDGELAB_IMPORT(kv_get)
 int32_t edgelab_raw_kv_get(int32_t kv, const char* key, size_t key_len, void* buf, size_t cap,
                            char* etag_buf, size_t etag_cap);
+/* As kv_get, read at the origin: never a stale value from the serving location's cache. */
+EDGELAB_IMPORT(kv_get_strong)
+int32_t edgelab_raw_kv_get_strong(int32_t kv, const char* key, size_t key_len, void* buf,
+                                  size_t cap, char* etag_buf, size_t etag_cap);
 /* Metadata length (0 when none), or ENOTFOUND, EINVAL, EIO, EUNAVAILABLE. */
 EDGELAB_IMPORT(kv_get_metadata)
 int32_t edgelab_raw_kv_get_metadata(int32_t kv, const char* key, size_t key_len, void* buf,
@@ -321,6 +325,7 @@ typedef enum edgelab_internal_op {
   EDGELAB_READ_BODY,
   EDGELAB_READ_HEADERS,
   EDGELAB_READ_KV_GET,
+  EDGELAB_READ_KV_GET_STRONG,
   EDGELAB_READ_KV_META,
   EDGELAB_READ_KV_LIST,
   EDGELAB_READ_DO_BODY,
@@ -349,6 +354,9 @@ static inline int32_t edgelab_internal_call(const edgelab_internal_read* r, char
     case EDGELAB_READ_KV_GET:
       return edgelab_raw_kv_get(r->handle, r->a, r->a_len, buf, cap, r->etag,
                                 r->etag ? EDGELAB_ETAG_CAP : 0);
+    case EDGELAB_READ_KV_GET_STRONG:
+      return edgelab_raw_kv_get_strong(r->handle, r->a, r->a_len, buf, cap, r->etag,
+                                       r->etag ? EDGELAB_ETAG_CAP : 0);
     case EDGELAB_READ_KV_META:
       return edgelab_raw_kv_get_metadata(r->handle, r->a, r->a_len, buf, cap);
     case EDGELAB_READ_KV_LIST:
@@ -437,6 +445,15 @@ static inline int32_t edgelab_kv_open(const char* binding) {
  * EIO, EUNAVAILABLE. */
 static inline int32_t edgelab_kv_get(int32_t kv, const char* key, char** value, char* etag) {
   edgelab_internal_read r = {EDGELAB_READ_KV_GET, kv, key, strlen(key), NULL, 0, 0, etag, NULL};
+  return edgelab_internal_read_alloc(&r, value);
+}
+
+/* Reads `key` like edgelab_kv_get, but at the origin: it sees every write completed before it,
+ * where edgelab_kv_get may answer from the serving location's cache, up to [kv] cache_ttl_ms
+ * stale (docs/abi.md "KV"). Read an etag for if_match with this. */
+static inline int32_t edgelab_kv_get_strong(int32_t kv, const char* key, char** value, char* etag) {
+  edgelab_internal_read r = {
+      EDGELAB_READ_KV_GET_STRONG, kv, key, strlen(key), NULL, 0, 0, etag, NULL};
   return edgelab_internal_read_alloc(&r, value);
 }
 

@@ -261,6 +261,11 @@ struct Response {
 
 // ---- KV ----
 
+// Where a KV read is served (docs/abi.md "KV"). kEventual: from the serving location's cache
+// when it has the key, up to edge.toml [kv] cache_ttl_ms stale (as Workers KV). kStrong: from
+// the origin, seeing every write completed before it; read the etag for an if_match Put so.
+enum class Consistency { kEventual, kStrong };
+
 struct [[nodiscard]] GetResult {
   Error error = Error::kNone;        // kInvalidArgument, kIo or kUnavailable; never kNotFound
   std::optional<std::string> value;  // nullopt: no such key
@@ -306,7 +311,8 @@ struct [[nodiscard]] ListResult {
 // One KV namespace binding (edge.toml [[kv_namespaces]] binding). Cheap to copy; valid for the
 // isolate's life, so a worker may open it once and keep it in a global.
 // Consistency: every successful write gives the key a new etag; a conditional Put checks and
-// writes atomically. Reads may be stale when edge.toml simulates locations with caches.
+// writes atomically. Reads may be stale when edge.toml simulates locations with caches
+// ([[locations]]): see Consistency.
 class Kv {
  public:
   // nullopt when edge.toml declares no such binding.
@@ -316,12 +322,17 @@ class Kv {
     return Kv(h);
   }
 
-  // The value and etag of `key`. kInvalidArgument when the key is over 512 bytes.
-  GetResult Get(std::string_view key) const {
+  // The value and etag of `key`, read with `consistency`. kInvalidArgument when the key is over
+  // 512 bytes.
+  GetResult Get(std::string_view key, Consistency consistency = Consistency::kEventual) const {
     GetResult r;
     char etag[EDGELAB_ETAG_CAP] = {};
     std::string value;
     int32_t n = internal::ReadInto(value, [&](char* buf, size_t cap) {
+      if (consistency == Consistency::kStrong) {
+        return edgelab_raw_kv_get_strong(handle_, key.data(), key.size(), buf, cap, etag,
+                                         sizeof etag);
+      }
       return edgelab_raw_kv_get(handle_, key.data(), key.size(), buf, cap, etag, sizeof etag);
     });
     if (n == EDGELAB_ENOTFOUND) return r;

@@ -349,6 +349,18 @@ TEST_F(AbiProbe, KvCreateTwiceIs412TheSecondTime) {
   EXPECT_EQ(KvGet("create/key").body, "first\n" + etag);
 }
 
+TEST_F(AbiProbe, KvGetStrongReadsWhatKvGetReadsAtOneLocation) {
+  HttpResult put = Put("strong/key", "hello");
+  std::string etag = EtagOf(put);
+  ASSERT_FALSE(etag.empty()) << put.status << " " << put.body;
+  HttpResult get = Get("/kv/get?key=strong%2Fkey&strong=1");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, "hello\n" + etag);
+  HttpResult missing = Get("/kv/get?key=strong%2Fnever-written&strong=1");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, "ENOTFOUND -1");
+}
+
 TEST_F(AbiProbe, KvDeleteThenGetIsNotFound) {
   ASSERT_FALSE(EtagOf(Put("del/key", "v", "&meta=m")).empty());
   HttpResult del = Get("/kv/delete?key=del%2Fkey");
@@ -665,6 +677,9 @@ constexpr BadPtrCase kBadPtrCases[] = {
     {"kv_get", "edgelab", "kv_get"},
     {"kv_get_buf", "edgelab", "kv_get"},
     {"kv_get_etag", "edgelab", "kv_get"},
+    {"kv_get_strong", "edgelab", "kv_get_strong"},
+    {"kv_get_strong_buf", "edgelab", "kv_get_strong"},
+    {"kv_get_strong_etag", "edgelab", "kv_get_strong"},
     {"kv_get_metadata", "edgelab", "kv_get_metadata"},
     {"kv_get_metadata_buf", "edgelab", "kv_get_metadata"},
     {"kv_put", "edgelab", "kv_put"},

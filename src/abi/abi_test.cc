@@ -8,6 +8,7 @@
 #include "abi/context.h"
 #include "abi/host.h"
 #include "abi/usage.h"
+#include "kv/locations.h"
 #include "kv/memory_store.h"
 #include "kv/namespace.h"
 #include "sched/real_scheduler.h"
@@ -199,6 +200,9 @@ TEST_F(AbiTest, EveryPointerTakingCallTrapsOnABadPointer) {
       {"kv_get", {0, kBad, 3, 0, 0, 0, 0}},
       {"kv_get", {0, 0, 3, kBad, 64, 0, 0}},
       {"kv_get", {0, 0, 3, 0, 0, kBad, 65}},
+      {"kv_get_strong", {0, kBad, 3, 0, 0, 0, 0}},
+      {"kv_get_strong", {0, 0, 3, kBad, 64, 0, 0}},
+      {"kv_get_strong", {0, 0, 3, 0, 0, kBad, 65}},
       {"kv_get_metadata", {0, 0, 3, kBad, 64}},
       {"kv_put", {0, kBad, 3, 0, 1, 0}},
       {"kv_put", {0, 0, 3, kBad, 1, 0}},
@@ -287,6 +291,7 @@ TEST_F(AbiTest, KvCallsCountEachCallThatReachedTheStoreWhateverItAnswered) {
   EXPECT_EQ(CallI32("kv_get", {0, key, 1, 200, 64, 300, 65}), -1);  // a miss is a read
   EXPECT_EQ(CallI32("kv_put", {0, key, 1, Put(100, "v"), 1, 0}), 0);
   EXPECT_EQ(CallI32("kv_get", {0, key, 1, 200, 64, 300, 65}), 1);
+  EXPECT_EQ(CallI32("kv_get_strong", {0, key, 1, 200, 64, 300, 65}), 1);
   EXPECT_EQ(CallI32("kv_get_metadata", {0, key, 1, 200, 64}), 0);
   // A conditional put that fails its condition is still a write.
   uint32_t fields[12] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // if_none_match
@@ -296,7 +301,7 @@ TEST_F(AbiTest, KvCallsCountEachCallThatReachedTheStoreWhateverItAnswered) {
   EXPECT_EQ(CallI32("kv_delete", {0, key, 1}), 0);  // deleting nothing too
   EXPECT_GE(CallI32("kv_list", {0, 0, 0, 0, 0, 0, 2000, 4096}), 8);
   UsageCounts u = usage_.Snapshot();
-  EXPECT_EQ(u.kv_reads, 3u);
+  EXPECT_EQ(u.kv_reads, 4u);
   EXPECT_EQ(u.kv_writes, 2u);
   EXPECT_EQ(u.kv_deletes, 2u);
   EXPECT_EQ(u.kv_lists, 1u);
@@ -309,12 +314,14 @@ TEST_F(AbiTest, KvCallsRefusedForTheirArgumentsOrTrappedCountNothing) {
   uint32_t key = Put(0, "k"), over = Put(2000, big), val = Put(100, "v");
   // No such binding.
   EXPECT_EQ(CallI32("kv_get", {7, key, 1, 200, 64, 300, 65}), -3);
+  EXPECT_EQ(CallI32("kv_get_strong", {7, key, 1, 200, 64, 300, 65}), -3);
   EXPECT_EQ(CallI32("kv_get_metadata", {7, key, 1, 200, 64}), -3);
   EXPECT_EQ(CallI32("kv_put", {7, key, 1, val, 1, 0}), -3);
   EXPECT_EQ(CallI32("kv_delete", {7, key, 1}), -3);
   EXPECT_EQ(CallI32("kv_list", {7, 0, 0, 0, 0, 0, 3000, 64}), -3);
   // Over the Workers limits: the store refuses them.
   EXPECT_EQ(CallI32("kv_get", {0, over, 513, 200, 64, 300, 65}), -3);
+  EXPECT_EQ(CallI32("kv_get_strong", {0, over, 513, 200, 64, 300, 65}), -3);
   EXPECT_EQ(CallI32("kv_get_metadata", {0, over, 513, 200, 64}), -3);
   EXPECT_EQ(CallI32("kv_put", {0, over, 513, val, 1, 0}), -3);
   EXPECT_EQ(CallI32("kv_delete", {0, over, 513}), -3);
@@ -336,6 +343,113 @@ TEST_F(AbiTest, WithoutUsageTheCallsWorkAndCountNowhere) {
   EXPECT_EQ(CallI32("kv_put", {0, Put(0, "k"), 1, Put(100, "v"), 1, 0}), 0);
   EXPECT_EQ(CallI32("kv_get", {0, Put(0, "k"), 1, 200, 64, 300, 65}), 1);
   EXPECT_EQ(Counts(usage_.Snapshot()), Counts(UsageCounts{}));
+}
+
+// The KV calls at the edge's locations: two of them, "a" and "b", whose
+// caches keep an entry 60 s and learn of another's write only after an hour,
+// so within a test a read at b of what a wrote is stale for sure (the
+// fixture's scheduler runs on real time).
+class AbiLocationsTest : public AbiTest {
+ protected:
+  static constexpr size_t kA = 0, kB = 1;
+
+  explicit AbiLocationsTest(kv::Consistency binding = kv::Consistency::kEventual)
+      : locations_(&store_, MakeOptions()),
+        edge_ns_(&store_, "test", kv::Latency{}, &locations_, binding) {
+    bindings_[0].ns = &edge_ns_;
+  }
+  static kv::LocationOptions MakeOptions() {
+    kv::LocationOptions o;
+    o.names = {"a", "b"};
+    o.cache_ttl_ms = 60'000;
+    o.propagation.dist = kv::Latency::Dist::kFixed;
+    o.propagation.ms = 3'600'000;
+    return o;
+  }
+  // What the guest reads of "k" at `location` with `fn`: the value, or the code.
+  std::string ReadAt(size_t location, std::string_view fn = "kv_get") {
+    ctx_.location = location;
+    int32_t n = CallI32(fn, {0, Put(0, "k"), 1, 200, 64, 300, 65});
+    return n < 0 ? std::to_string(n) : Get(200, static_cast<uint32_t>(n));
+  }
+  int32_t WriteAt(size_t location, std::string_view value) {
+    ctx_.location = location;
+    return CallI32("kv_put",
+                   {0, Put(0, "k"), 1, Put(100, value), static_cast<uint32_t>(value.size()), 0});
+  }
+
+  kv::Locations locations_;
+  kv::Namespace edge_ns_;
+};
+
+TEST_F(AbiLocationsTest, KvCallsReadAndWriteAtTheRequestsLocation) {
+  ASSERT_EQ(ReadAt(kB), "-1");  // b caches the key's absence
+  ASSERT_EQ(WriteAt(kA, "v1"), 0);
+  EXPECT_EQ(ReadAt(kA), "v1");  // a sees its own write at once
+  EXPECT_EQ(ReadAt(kB), "-1");  // b's cached answer is stale
+  EXPECT_EQ(locations_.cached(kB), 1u);
+  ctx_.location = kB;
+  EXPECT_EQ(CallI32("kv_delete", {0, Put(0, "k"), 1}), 0);
+  EXPECT_EQ(ReadAt(kB), "-1");
+  ASSERT_EQ(WriteAt(kB, "v2"), 0);
+  EXPECT_EQ(ReadAt(kB), "v2");
+  // Lists read the origin wherever they are made.
+  ctx_.location = kA;
+  EXPECT_GE(CallI32("kv_list", {0, 0, 0, 0, 0, 0, 2000, 4096}), 8);
+  uint32_t count;
+  std::memcpy(&count, mem_.data() + 2000, 4);
+  EXPECT_EQ(count, 1u);
+}
+
+TEST_F(AbiLocationsTest, KvGetStrongReadsTheOriginAndLeavesTheCacheStale) {
+  ASSERT_EQ(ReadAt(kB), "-1");
+  ASSERT_EQ(WriteAt(kA, "v1"), 0);
+  EXPECT_EQ(ReadAt(kB, "kv_get_strong"), "v1");
+  std::string strong_etag(reinterpret_cast<char*>(mem_.data() + 300));
+  EXPECT_EQ(ReadAt(kB), "-1");
+  // The etag a strong read gives makes a correct if_match at a stale location.
+  uint32_t fields[8] = {
+      1, Put(400, strong_etag), static_cast<uint32_t>(strong_etag.size()), 0, 0, 0, 0, 0};
+  std::memcpy(mem_.data() + 1000, fields, sizeof(fields));
+  std::memset(mem_.data() + 1000 + 32, 0, 16);
+  ctx_.location = kB;
+  EXPECT_EQ(CallI32("kv_put", {0, Put(0, "k"), 1, Put(100, "v2"), 2, 1000}), 0);
+  EXPECT_EQ(ReadAt(kB), "v2");
+}
+
+TEST_F(AbiLocationsTest, AStaleEtagFailsIfMatchAtTheOrigin) {
+  ASSERT_EQ(WriteAt(kA, "v1"), 0);
+  ASSERT_EQ(ReadAt(kB), "v1");
+  std::string stale_etag(reinterpret_cast<char*>(mem_.data() + 300));
+  ASSERT_EQ(WriteAt(kA, "v2"), 0);
+  ASSERT_EQ(ReadAt(kB), "v1");
+  ASSERT_EQ(std::string(reinterpret_cast<char*>(mem_.data() + 300)), stale_etag);
+  uint32_t fields[8] = {
+      1, Put(400, stale_etag), static_cast<uint32_t>(stale_etag.size()), 0, 0, 0, 0, 0};
+  std::memcpy(mem_.data() + 1000, fields, sizeof(fields));
+  std::memset(mem_.data() + 1000 + 32, 0, 16);
+  ctx_.location = kB;
+  EXPECT_EQ(CallI32("kv_put", {0, Put(0, "k"), 1, Put(100, "v3"), 2, 1000}), -2);
+  EXPECT_EQ(ReadAt(kA, "kv_get_strong"), "v2");
+}
+
+class AbiStrongBindingTest : public AbiLocationsTest {
+ protected:
+  AbiStrongBindingTest() : AbiLocationsTest(kv::Consistency::kStrong) {}
+};
+
+TEST_F(AbiStrongBindingTest, AStrongBindingReadsTheOriginOnEveryGet) {
+  ASSERT_EQ(ReadAt(kB), "-1");
+  ASSERT_EQ(WriteAt(kA, "v1"), 0);
+  EXPECT_EQ(ReadAt(kB), "v1");
+  ctx_.location = kB;
+  EXPECT_EQ(CallI32("kv_get_metadata", {0, Put(0, "k"), 1, 200, 64}), 0);
+  EXPECT_EQ(locations_.cached(kB), 0u);
+}
+
+TEST_F(AbiTest, InitializationRunsAtTheLocationOfTheRequestThatStartedIt) {
+  ctx_.location = 3;
+  EXPECT_EQ(ctx_.ForInit().location, 3u);
 }
 
 TEST(UsageTest, StorageUnitsAreOnePer4KBBegunAndAtLeastOne) {

@@ -47,6 +47,7 @@ HostOutcome Log(HostCall& c);
 // kv_calls.cc
 HostOutcome KvOpen(HostCall& c);
 HostOutcome KvGet(HostCall& c);
+HostOutcome KvGetStrong(HostCall& c);
 HostOutcome KvGetMetadata(HostCall& c);
 HostOutcome KvPut(HostCall& c);
 HostOutcome KvDelete(HostCall& c);

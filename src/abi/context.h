@@ -9,6 +9,7 @@
 #ifndef EDGELAB_ABI_CONTEXT_H_
 #define EDGELAB_ABI_CONTEXT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -171,6 +172,7 @@ class Context {
     init.objects_ = objects_;
     init.vars_ = vars_;
     init.usage_ = usage_;
+    init.location = location;
     return init;
   }
 
@@ -204,6 +206,10 @@ class Context {
 
   // Set by the runtime before each call; the guest reads it.
   Request request;
+  // The edge location serving this request, an index into the runtime's
+  // kv::Locations (kv/locations.h); set by the runtime per request. The KV
+  // calls read and write at it.
+  size_t location = 0;
   // Who makes this request's operations, for the observer: filled by the
   // runtime when it sets one.
   race::RequestInfo info;

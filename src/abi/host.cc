@@ -24,6 +24,7 @@ std::vector<HostFunction> MakeTable() {
       {e, "resp_write", {I32, I32}, {}, RespWrite},
       {e, "kv_open", {I32, I32}, {I32}, KvOpen},
       {e, "kv_get", {I32, I32, I32, I32, I32, I32, I32}, {I32}, KvGet},
+      {e, "kv_get_strong", {I32, I32, I32, I32, I32, I32, I32}, {I32}, KvGetStrong},
       {e, "kv_get_metadata", {I32, I32, I32, I32, I32}, {I32}, KvGetMetadata},
       {e, "kv_put", {I32, I32, I32, I32, I32, I32}, {I32}, KvPut},
       {e, "kv_delete", {I32, I32, I32}, {I32}, KvDelete},

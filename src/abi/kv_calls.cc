@@ -124,11 +124,13 @@ HostOutcome KvOpen(HostCall& c) {
 
 namespace {
 
-// The shape kv_get and kv_get_metadata share: check the key and the
-// `out_pairs` output ranges (args 3, 4 and on, in pairs) before touching the
-// store, read the entry, and let `write` answer with it.
+// The shape kv_get, kv_get_strong and kv_get_metadata share: check the key
+// and the `out_pairs` output ranges (args 3, 4 and on, in pairs) before
+// touching the store, read the entry at the request's location with
+// `consistency`, and let `write` answer with it.
 template <typename Write>
-HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs, Write write) {
+HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs, Write write,
+                      kv::Consistency consistency = kv::Consistency::kEventual) {
   std::string_view key;
   uint8_t* unused;
   if (!g.Read(g.U32(1), g.U32(2), &key)) return g.Trap();
@@ -140,7 +142,7 @@ HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs,
   c.bytes += kKvReadCost;
   Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kRead, key);
   o.Invoke();
-  Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key);
+  Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key, consistency, c.ctx->location);
   if (o.on() && entry.ok()) {
     o.op().found = true;
     o.op().value = entry->value;
@@ -152,18 +154,26 @@ HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs,
   return write(*entry);
 }
 
-}  // namespace
-
-HostOutcome KvGet(HostCall& c) {
-  Guest g(c, "kv_get");
-  return ReadEntry(c, g, "kv_get", 2, [&](const kv::Entry& entry) {
+// kv_get and kv_get_strong: the value, and the etag NUL-terminated.
+HostOutcome GetValue(HostCall& c, std::string_view fn, kv::Consistency consistency) {
+  Guest g(c, fn);
+  auto write = [&](const kv::Entry& entry) {
     uint32_t len;
     if (!g.WriteOut(g.U32(3), g.U32(4), entry.value, &len) ||
         !g.WriteCString(g.U32(5), g.U32(6), entry.etag)) {
       return g.Trap();
     }
     return g.Answer(static_cast<int32_t>(len));
-  });
+  };
+  return ReadEntry(c, g, fn, 2, write, consistency);
+}
+
+}  // namespace
+
+HostOutcome KvGet(HostCall& c) { return GetValue(c, "kv_get", kv::Consistency::kEventual); }
+
+HostOutcome KvGetStrong(HostCall& c) {
+  return GetValue(c, "kv_get_strong", kv::Consistency::kStrong);
 }
 
 HostOutcome KvGetMetadata(HostCall& c) {
@@ -200,7 +210,7 @@ HostOutcome KvPut(HostCall& c) {
     opts.report_previous = true;
   }
   o.Invoke();
-  Result<kv::PutResult> put = ns->Put(c.ctx->sched(), key, value, opts);
+  Result<kv::PutResult> put = ns->Put(c.ctx->sched(), key, value, opts, c.ctx->location);
   if (o.on() && put.ok()) {
     const bool stored = put->outcome == kv::PutResult::Outcome::kStored;
     o.op().etag = put->etag;
@@ -230,7 +240,7 @@ HostOutcome KvDelete(HostCall& c) {
   c.bytes += kKvWriteCost;
   Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kDelete, key);
   o.Invoke();
-  Status s = ns->Delete(c.ctx->sched(), key);
+  Status s = ns->Delete(c.ctx->sched(), key, c.ctx->location);
   o.Complete(s);
   Count(c, &Usage::kv_deletes, s);
   g.Return(s.ok() ? 0 : ErrorCode(c, "kv_delete", s));
@@ -269,7 +279,7 @@ HostOutcome KvList(HostCall& c) {
   c.bytes += kKvWriteCost;  // a range scan: priced like a write
   Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kList, prefix);
   o.Invoke();
-  Result<kv::ListResult> list = ns->List(c.ctx->sched(), prefix, cursor, limit);
+  Result<kv::ListResult> list = ns->List(c.ctx->sched(), prefix, cursor, limit, c.ctx->location);
   o.Complete(list.status());
   Count(c, &Usage::kv_lists, list.status());
   if (!list.ok()) return g.Answer(ErrorCode(c, "kv_list", list.status()));

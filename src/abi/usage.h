@@ -31,7 +31,7 @@ namespace edgelab::abi {
 struct UsageCounts {
   uint64_t requests = 0;        // requests the worker served, any outcome
   uint64_t cpu_fuel = 0;        // fuel burnt by worker requests (Workers CPU)
-  uint64_t kv_reads = 0;        // kv_get and kv_get_metadata
+  uint64_t kv_reads = 0;        // kv_get, kv_get_strong and kv_get_metadata
   uint64_t kv_writes = 0;       // kv_put, conditional ones included
   uint64_t kv_deletes = 0;      // kv_delete
   uint64_t kv_lists = 0;        // kv_list

@@ -13,7 +13,7 @@
  *   /status/N                          sets status N (outside 100-599 the host must trap)
  *   /header-out[?name=N&value=V]       adds "X-Probe: yes" (and N: V); /header-out/crlf must trap
  *   /kv/put?key=K&value=V[&meta=M][&ttl=S][&expiration=T]   "stored <etag>"
- *   /kv/get?key=K                      value "\n" etag
+ *   /kv/get?key=K[&strong=1]           value "\n" etag (strong: with kv_get_strong)
  *   /kv/cas?key=K&etag=E&value=V       "stored <etag>" or 412 "precondition failed"
  *   /kv/create?key=K[&value=V]         if_none_match; as /kv/cas
  *   /kv/delete?key=K                   "deleted"
@@ -169,6 +169,11 @@ typedef struct KvArgs {
 static int32_t CallKvGet(const void* arg, char* buf, size_t cap) {
   const KvArgs* a = (const KvArgs*)arg;
   return edgelab_raw_kv_get(a->kv, a->key, strlen(a->key), buf, cap, a->etag, EDGELAB_ETAG_CAP);
+}
+static int32_t CallKvGetStrong(const void* arg, char* buf, size_t cap) {
+  const KvArgs* a = (const KvArgs*)arg;
+  return edgelab_raw_kv_get_strong(a->kv, a->key, strlen(a->key), buf, cap, a->etag,
+                                   EDGELAB_ETAG_CAP);
 }
 static int32_t CallKvMeta(const void* arg, char* buf, size_t cap) {
   const KvArgs* a = (const KvArgs*)arg;
@@ -328,7 +333,7 @@ static void ProbeKvGet(const char* rest) {
   }
   if (!OpenKv(&a.kv)) return;
   char* value;
-  int32_t n = ReadChecked(CallKvGet, &a, &value);
+  int32_t n = ReadChecked(Param("strong") != NULL ? CallKvGetStrong : CallKvGet, &a, &value);
   if (n < 0) {
     Fail(n);
     return;
@@ -612,6 +617,12 @@ static int64_t CallWithBadPtr(const char* fn, int32_t kv, int* known) {
   CASE("kv_get", edgelab_raw_kv_get(kv, bad, kBadLen, buf, sizeof buf, etag, sizeof etag));
   CASE("kv_get_buf", edgelab_raw_kv_get(kv, "badptr", 6, bad, kBadLen, etag, sizeof etag));
   CASE("kv_get_etag", edgelab_raw_kv_get(kv, "badptr", 6, buf, sizeof buf, bad, kBadLen));
+  CASE("kv_get_strong",
+       edgelab_raw_kv_get_strong(kv, bad, kBadLen, buf, sizeof buf, etag, sizeof etag));
+  CASE("kv_get_strong_buf",
+       edgelab_raw_kv_get_strong(kv, "badptr", 6, bad, kBadLen, etag, sizeof etag));
+  CASE("kv_get_strong_etag",
+       edgelab_raw_kv_get_strong(kv, "badptr", 6, buf, sizeof buf, bad, kBadLen));
   CASE("kv_get_metadata", edgelab_raw_kv_get_metadata(kv, bad, kBadLen, buf, sizeof buf));
   CASE("kv_get_metadata_buf", edgelab_raw_kv_get_metadata(kv, "badptr", 6, bad, kBadLen));
   CASE("kv_put", edgelab_raw_kv_put(kv, bad, kBadLen, "v", 1, NULL));
