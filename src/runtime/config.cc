@@ -4,6 +4,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,10 @@ namespace edgelab::runtime {
 namespace {
 
 namespace fs = std::filesystem;
+
+// More would be a typo or a generator gone wrong: each location keeps a
+// cache and costs every write one random draw.
+constexpr size_t kMaxLocations = 1000;
 
 class Parser {
  public:
@@ -84,11 +90,18 @@ class Parser {
     return Status::OK();
   }
 
+  // One of `choices` at `key` (absent: `*out` stays).
+  Status OneOf(const toml::table& t, std::string_view key, std::string_view where,
+               const std::vector<std::string_view>& choices, std::string* out) const;
+
   Status Top(const toml::table& root, Config* c) const;
   Status KvNamespaces(const toml::table& root, Config* c) const;
   Status Limits(const toml::table& root, Config* c) const;
   Status Isolates(const toml::table& root, Config* c) const;
-  Status KvLatency(const toml::table& root, Config* c) const;
+  Status Kv(const toml::table& root, Config* c) const;
+  Status Distribution(const toml::table& t, const std::string& where, kv::Latency* out) const;
+  Status Locations(const toml::table& root, Config* c) const;
+  Status Routing(const toml::table& root, Config* c) const;
   Status Vars(const toml::table& root, Config* c) const;
   Status DurableObjects(const toml::table& root, Config* c) const;
   Status ObjectBindings(const toml::table& dos, Config* c) const;
@@ -106,9 +119,10 @@ Result<const toml::table*> SubTable(const Parser& p, const toml::table& t, std::
 }
 
 Status Parser::Top(const toml::table& root, Config* c) const {
-  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(root, "",
-                                        {"name", "main", "compatibility_date", "kv_namespaces",
-                                         "limits", "isolates", "kv", "vars", "durable_objects"}));
+  EDGELAB_RETURN_IF_ERROR(
+      OnlyKnownKeys(root, "",
+                    {"name", "main", "compatibility_date", "kv_namespaces", "limits", "isolates",
+                     "kv", "vars", "durable_objects", "locations", "routing"}));
   EDGELAB_RETURN_IF_ERROR(String(root, "name", "", &c->name));
   std::string main;
   EDGELAB_RETURN_IF_ERROR(String(root, "main", "", &main));
@@ -129,10 +143,14 @@ Status Parser::KvNamespaces(const toml::table& root, Config* c) const {
   std::set<std::string> seen;
   for (const toml::node& item : *n->as_array()) {
     const toml::table& t = *item.as_table();
-    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, "kv_namespaces.", {"binding", "id"}));
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, "kv_namespaces.", {"binding", "id", "consistency"}));
     KvNamespaceConfig kv;
     EDGELAB_RETURN_IF_ERROR(String(t, "binding", "kv_namespaces.", &kv.binding));
     EDGELAB_RETURN_IF_ERROR(String(t, "id", "kv_namespaces.", &kv.id));
+    std::string consistency = "eventual";
+    EDGELAB_RETURN_IF_ERROR(
+        OneOf(t, "consistency", "kv_namespaces.", {"eventual", "strong"}, &consistency));
+    if (consistency == "strong") kv.consistency = kv::Consistency::kStrong;
     if (kv.binding.empty()) return Error(&item, "kv_namespaces.binding", "missing");
     if (kv.id.empty()) kv.id = kv.binding;
     if (!seen.insert(kv.binding).second) {
@@ -165,36 +183,144 @@ Status Parser::Isolates(const toml::table& root, Config* c) const {
   return Status::OK();
 }
 
-Status Parser::KvLatency(const toml::table& root, Config* c) const {
+Status Parser::OneOf(const toml::table& t, std::string_view key, std::string_view where,
+                     const std::vector<std::string_view>& choices, std::string* out) const {
+  std::string value = *out;
+  EDGELAB_RETURN_IF_ERROR(String(t, key, where, &value));
+  if (std::find(choices.begin(), choices.end(), value) != choices.end()) {
+    *out = std::move(value);
+    return Status::OK();
+  }
+  std::string all;
+  for (std::string_view choice : choices) all += (all.empty() ? "" : ", ") + std::string(choice);
+  return Error(t.get(key), std::string(where) + std::string(key),
+               "\"" + value + "\" is not one of " + all);
+}
+
+Status Parser::Kv(const toml::table& root, Config* c) const {
   EDGELAB_ASSIGN_OR_RETURN(const toml::table* kv, SubTable(*this, root, "kv"));
   if (kv == nullptr) return Status::OK();
-  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*kv, "kv.", {"latency"}));
-  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, *kv, "latency"));
-  if (t == nullptr) return Status::OK();
-  const std::string w = "kv.latency.";
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*kv, "kv.", {"latency", "propagation", "cache_ttl_ms"}));
+  if (const toml::node* n = kv->get("cache_ttl_ms"); n != nullptr) {
+    if (!n->is_integer() || **n->as_integer() < 0) {
+      return Error(n, "kv.cache_ttl_ms", "must be an integer >= 0 (milliseconds; 0: no caching)");
+    }
+    c->kv_cache_ttl_ms = **n->as_integer();
+  }
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* latency, SubTable(*this, *kv, "latency"));
+  if (latency != nullptr) {
+    EDGELAB_RETURN_IF_ERROR(Distribution(*latency, "kv.latency", &c->kv_latency));
+  }
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* propagation, SubTable(*this, *kv, "propagation"));
+  if (propagation != nullptr) {
+    EDGELAB_RETURN_IF_ERROR(Distribution(*propagation, "kv.propagation", &c->kv_propagation));
+  }
+  return Status::OK();
+}
+
+// A delay distribution at table `t` (named `where`): what [kv.latency] and
+// [kv.propagation] share. Replaces `*out` whole.
+Status Parser::Distribution(const toml::table& t, const std::string& where,
+                            kv::Latency* out) const {
+  const std::string w = where + ".";
   std::string dist = "fixed";
-  EDGELAB_RETURN_IF_ERROR(String(*t, "dist", w, &dist));
-  kv::Latency& l = c->kv_latency;
+  EDGELAB_RETURN_IF_ERROR(String(t, "dist", w, &dist));
+  kv::Latency l;
   using D = kv::Latency::Dist;
   if (dist == "fixed") {
-    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, w, {"dist", "ms"}));
-    EDGELAB_RETURN_IF_ERROR(Number(*t, "ms", w, &l.ms));
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, w, {"dist", "ms"}));
+    EDGELAB_RETURN_IF_ERROR(Number(t, "ms", w, &l.ms));
     l.dist = l.ms > 0 ? D::kFixed : D::kNone;
   } else if (dist == "uniform") {
-    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, w, {"dist", "min_ms", "max_ms"}));
-    EDGELAB_RETURN_IF_ERROR(Number(*t, "min_ms", w, &l.min_ms));
-    EDGELAB_RETURN_IF_ERROR(Number(*t, "max_ms", w, &l.max_ms));
-    if (l.max_ms < l.min_ms) return Error(t, "kv.latency", "max_ms is below min_ms");
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, w, {"dist", "min_ms", "max_ms"}));
+    EDGELAB_RETURN_IF_ERROR(Number(t, "min_ms", w, &l.min_ms));
+    EDGELAB_RETURN_IF_ERROR(Number(t, "max_ms", w, &l.max_ms));
+    if (l.max_ms < l.min_ms) return Error(&t, where, "max_ms is below min_ms");
     l.dist = D::kUniform;
   } else if (dist == "lognormal") {
-    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, w, {"dist", "median_ms", "sigma"}));
-    EDGELAB_RETURN_IF_ERROR(Number(*t, "median_ms", w, &l.median_ms));
-    EDGELAB_RETURN_IF_ERROR(Number(*t, "sigma", w, &l.sigma));
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, w, {"dist", "median_ms", "sigma"}));
+    EDGELAB_RETURN_IF_ERROR(Number(t, "median_ms", w, &l.median_ms));
+    EDGELAB_RETURN_IF_ERROR(Number(t, "sigma", w, &l.sigma));
     l.dist = D::kLogNormal;
   } else {
-    return Error(t->get("dist"), "kv.latency.dist",
+    return Error(t.get("dist"), w + "dist",
                  "\"" + dist + "\" is not one of fixed, uniform, lognormal");
   }
+  *out = l;
+  return Status::OK();
+}
+
+// Whether `name` can name a location: 1..32 of [A-Za-z0-9_-] (it shows in
+// logs and in the routing header, so nothing that needs quoting).
+bool ValidLocationName(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+  });
+}
+
+Status Parser::Locations(const toml::table& root, Config* c) const {
+  const toml::node* n = root.get("locations");
+  if (n == nullptr) return Status::OK();
+  if (!n->is_array_of_tables()) return Error(n, "locations", "must be [[locations]] tables");
+  const toml::array& items = *n->as_array();
+  if (items.size() > kMaxLocations) {
+    return Error(n, "locations",
+                 std::to_string(items.size()) + " locations; at most " +
+                     std::to_string(kMaxLocations) + " (the edge has about 300)");
+  }
+  std::vector<LocationConfig> locations;
+  std::set<std::string, std::less<>> seen;
+  for (const toml::node& item : items) {
+    const toml::table& t = *item.as_table();
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(t, "locations.", {"name", "weight"}));
+    LocationConfig l;
+    EDGELAB_RETURN_IF_ERROR(String(t, "name", "locations.", &l.name));
+    if (t.get("name") == nullptr) return Error(&item, "locations.name", "missing");
+    if (!ValidLocationName(l.name)) {
+      return Error(t.get("name"), "locations.name",
+                   "\"" + l.name + "\" must be 1 to 32 characters of A-Z, a-z, 0-9, _ and -");
+    }
+    if (!seen.insert(l.name).second) {
+      return Error(t.get("name"), "locations.name", "duplicate location \"" + l.name + "\"");
+    }
+    if (const toml::node* w = t.get("weight"); w != nullptr) {
+      const double weight = w->is_number() ? w->value<double>().value_or(0) : 0;
+      if (!w->is_number() || !std::isfinite(weight) || weight <= 0) {
+        return Error(w, "locations.weight", "must be a positive number");
+      }
+      l.weight = weight;
+    }
+    locations.push_back(std::move(l));
+  }
+  c->locations = std::move(locations);
+  return Status::OK();
+}
+
+// Whether `name` is an HTTP header name (RFC 9110 token).
+bool ValidHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+  });
+}
+
+Status Parser::Routing(const toml::table& root, Config* c) const {
+  EDGELAB_ASSIGN_OR_RETURN(const toml::table* t, SubTable(*this, root, "routing"));
+  if (t == nullptr) return Status::OK();
+  EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(*t, "routing.", {"spread", "header"}));
+  std::string spread = "round-robin";
+  EDGELAB_RETURN_IF_ERROR(OneOf(*t, "spread", "routing.", {"round-robin", "weighted"}, &spread));
+  c->spread = spread == "weighted" ? Config::Spread::kWeighted : Config::Spread::kRoundRobin;
+  std::string header = c->location_header;
+  EDGELAB_RETURN_IF_ERROR(String(*t, "header", "routing.", &header));
+  if (!ValidHeaderName(header)) {
+    return Error(t->get("header"), "routing.header",
+                 "\"" + header + "\" is not a header name (letters, digits and !#$%&'*+-.^_`|~)");
+  }
+  for (char& ch : header) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  c->location_header = std::move(header);
   return Status::OK();
 }
 
@@ -295,7 +421,9 @@ Result<Config> ParseConfig(const std::string& path, std::string_view text) {
   EDGELAB_RETURN_IF_ERROR(p.KvNamespaces(root, &c));
   EDGELAB_RETURN_IF_ERROR(p.Limits(root, &c));
   EDGELAB_RETURN_IF_ERROR(p.Isolates(root, &c));
-  EDGELAB_RETURN_IF_ERROR(p.KvLatency(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.Kv(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.Locations(root, &c));
+  EDGELAB_RETURN_IF_ERROR(p.Routing(root, &c));
   EDGELAB_RETURN_IF_ERROR(p.Vars(root, &c));
   EDGELAB_RETURN_IF_ERROR(p.DurableObjects(root, &c));
   return c;
