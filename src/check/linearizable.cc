@@ -667,6 +667,15 @@ const char* ModelName(Model m) {
   return "?";
 }
 
+Model AutoModel(const History& h) {
+  bool cas = false;
+  for (const Operation& op : h.ops) {
+    if (op.f == Fn::kAdd) return Model::kCounter;
+    cas |= op.f == Fn::kCas;
+  }
+  return cas ? Model::kCasRegister : Model::kRegister;
+}
+
 const char* VerdictName(Verdict v) {
   switch (v) {
     case Verdict::kLinearizable:

@@ -65,6 +65,11 @@ enum class Verdict { kLinearizable, kNotLinearizable, kUnknown };
 Result<Model> ParseModel(std::string_view name);
 const char* ModelName(Model m);
 const char* VerdictName(Verdict v);  // "linearizable", "not linearizable", "unknown"
+// The model a history's operations ask for (`--model auto`): counter when it
+// has an add; else cas-register when it has a cas (an edgelab history has
+// them for if_match writes and for the read-modify-writes it records as the
+// cas they assumed); else register.
+Model AutoModel(const History& h);
 
 struct KeyResult {
   std::string key;

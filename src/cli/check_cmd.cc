@@ -14,22 +14,6 @@
 
 namespace edgelab::cli {
 
-namespace {
-
-// --model auto: the model the history's operations ask for. A history
-// recorded by edgelab has cas operations (if_match writes, and the
-// read-modify-writes it records as the cas they assumed): cas-register.
-check::Model AutoModel(const check::History& h) {
-  bool cas = false;
-  for (const check::Operation& op : h.ops) {
-    if (op.f == check::Fn::kAdd) return check::Model::kCounter;
-    cas |= op.f == check::Fn::kCas;
-  }
-  return cas ? check::Model::kCasRegister : check::Model::kRegister;
-}
-
-}  // namespace
-
 int Check(const CheckOptions& opts) {
   const bool auto_model = opts.model == "auto";
   Result<check::Model> model = check::Model::kRegister;
@@ -51,7 +35,7 @@ int Check(const CheckOptions& opts) {
                                 "lines, nor Jepsen :invoke/:ok/:fail/:info lines of a client)"),
                 2);
   }
-  if (auto_model) model = AutoModel(*history);
+  if (auto_model) model = check::AutoModel(*history);
   const int64_t deadline =
       opts.timeout_s > 0 ? sched::MonotonicMillis() + static_cast<int64_t>(opts.timeout_s * 1000)
                          : 0;

@@ -52,6 +52,8 @@ struct RequestInfo {
   std::string method;    // of the request the guest received
   std::string path;      // its path, without the query
   std::string object;    // inside a Durable Object: "<class>/<id>"; else empty
+  std::string location;  // the edge location serving a worker request (kv/locations.h)
+  int status = 0;        // the response status, set by End (0 for object turns)
 };
 
 // One KV or storage operation.
@@ -104,6 +106,9 @@ struct Op {
 class Observer {
  public:
   virtual ~Observer() = default;
+  // A worker request starts (its isolate not yet known). Optional: object
+  // turns have none.
+  virtual void Begin(const RequestInfo& /*request*/) {}
   // Before the operation: start_ns, the request, what it asks for and the
   // site are set; the outcome fields are not.
   virtual void Invoke(const Op& op) = 0;

@@ -2,7 +2,10 @@
 // on its fiber: acquire an isolate, call fetch, map the outcome, log, answer.
 #include "runtime/runtime.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <optional>
 
 #include "engine/engine.h"
 #include "runtime/object_host.h"
@@ -40,8 +43,17 @@ Runtime::Runtime(Config config, kv::Store* store, objects::Backend* objects,
       objects_backend_(objects),
       loops_(loops),
       log_(log) {
+  kv::LocationOptions where;
+  for (const auto& l : config_.locations) {
+    where.names.push_back(l.name);
+    total_weight_ += l.weight;
+  }
+  where.cache_ttl_ms = config_.kv_cache_ttl_ms;
+  where.propagation = config_.kv_propagation;
+  locations_ = std::make_unique<kv::Locations>(store_, std::move(where));
   for (const auto& kv : config_.kv_namespaces) {
-    namespaces_.push_back(std::make_unique<kv::Namespace>(store_, kv.id, config_.kv_latency));
+    namespaces_.push_back(std::make_unique<kv::Namespace>(
+        store_, kv.id, config_.kv_latency, locations_.get(), kv.consistency));
     bindings_.push_back({kv.binding, namespaces_.back().get()});
   }
 }
@@ -57,8 +69,7 @@ Status Runtime::Start() {
   for (const auto& b : config_.durable_objects) {
     if (b.script == config_.main && required.size() == 1) required.push_back("do_fetch");
   }
-  EDGELAB_ASSIGN_OR_RETURN(auto module,
-                           engine::Module::Load(config_.main, required, ModuleLoadOptions()));
+  EDGELAB_ASSIGN_OR_RETURN(auto module, LoadModule(config_.main, required));
   engine::Limits limits;
   limits.fuel = uint64_t{config_.cpu_ms} * engine::kFuelPerMs;
   limits.max_memory_pages = config_.memory_mb * (1024 * 1024 / engine::kPageBytes);
@@ -104,6 +115,12 @@ engine::LoadOptions Runtime::ModuleLoadOptions() const {
   return options;
 }
 
+Result<std::shared_ptr<const engine::Module>> Runtime::LoadModule(
+    const std::string& path, const std::vector<std::string>& required) const {
+  if (module_loader_) return module_loader_(path, required, ModuleLoadOptions());
+  return engine::Module::Load(path, required, ModuleLoadOptions());
+}
+
 Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) {
   if (config_.durable_objects.empty()) return Status::OK();
   auto s = std::make_unique<ClassServices>();
@@ -141,8 +158,7 @@ Status Runtime::StartObjects(const std::shared_ptr<const engine::Module>& main) 
     if (ns == nullptr) {
       std::shared_ptr<const engine::Module> module = main;
       if (b.script != config_.main) {
-        EDGELAB_ASSIGN_OR_RETURN(module,
-                                 engine::Module::Load(b.script, {"do_fetch"}, ModuleLoadOptions()));
+        EDGELAB_ASSIGN_OR_RETURN(module, LoadModule(b.script, {"do_fetch"}));
       }
       classes_.push_back(
           std::make_unique<ClassNamespace>(b.class_name, module, class_services_.get()));
@@ -191,9 +207,52 @@ void Runtime::Handle(size_t loop_index, abi::Request req, std::function<void(abi
   });
 }
 
+// The routing header's location when it names one; else by `spread`. With
+// one location: it.
+Result<size_t> Runtime::PickLocation(sched::Scheduler& s, const abi::Request& req) {
+  if (config_.locations.size() == 1) return size_t{0};
+  for (const auto& [name, value] : req.headers) {
+    if (name.size() != config_.location_header.size() ||
+        !std::equal(name.begin(), name.end(), config_.location_header.begin(),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                                std::tolower(static_cast<unsigned char>(b)); })) {
+      continue;
+    }
+    std::optional<size_t> at = locations_->Find(value);
+    if (!at) {
+      std::string known;
+      for (const auto& l : config_.locations) known += (known.empty() ? "" : ", ") + l.name;
+      return Status::InvalidArgument(config_.location_header + ": no location \"" +
+                                     GuestText(value) + "\" (edge.toml has " + known + ")");
+    }
+    return *at;
+  }
+  if (config_.spread == Config::Spread::kRoundRobin) {
+    return static_cast<size_t>(next_location_++ % config_.locations.size());
+  }
+  // Weighted: a point in [0, total) drawn through the scheduler (a seeded
+  // simulation replays it).
+  double at = static_cast<double>(s.Random() >> 11) * 0x1.0p-53 * total_weight_;
+  for (size_t i = 0; i < config_.locations.size(); ++i) {
+    at -= config_.locations[i].weight;
+    if (at < 0) return i;
+  }
+  return config_.locations.size() - 1;
+}
+
 void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
                     std::function<void(abi::Response)>& done) {
   sched::Scheduler& s = *loop.sched;
+  Result<size_t> location = PickLocation(s, req);
+  if (!location.ok()) {
+    abi::Usage::Add(usage_.requests);
+    if (!log_->quiet()) {
+      log_->Access(req.method + " " + std::string(PathOf(req.url)) + " 400 " +
+                   Millis(s.NowMicros() - start) + " " + location.status().message());
+    }
+    done(Failure(400, location.status().message() + "\n"));
+    return;
+  }
   uint64_t isolate_id = 0;
   abi::Context ctx(&s, &bindings_, [this, &isolate_id](abi::LogLevel level, std::string_view msg) {
     log_->Line(config_.name + " isolate=" + std::to_string(isolate_id) + " " + LevelName(level) +
@@ -203,6 +262,7 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   ctx.set_vars(&config_.vars);
   ctx.set_usage(&usage_);
   ctx.request = std::move(req);
+  ctx.location = *location;
   ctx.max_response_bytes = uint64_t{config_.memory_mb} * 1024 * 1024;
   if (observer_ != nullptr) {
     ctx.set_observer(observer_);
@@ -210,6 +270,8 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
     ctx.info.worker = config_.name;
     ctx.info.method = ctx.request.method;
     ctx.info.path = std::string(PathOf(ctx.request.url));
+    if (config_.locations.size() > 1) ctx.info.location = config_.locations[*location].name;
+    observer_->Begin(ctx.info);
   }
   bool finished = false;
   abi::Response response;
@@ -239,7 +301,10 @@ void Runtime::Serve(LoopState& loop, int64_t start, abi::Request req,
   // answers 500 and is still a request); its fuel is what the guest burnt.
   abi::Usage::Add(usage_.requests);
   abi::Usage::Add(usage_.cpu_fuel, fuel);
-  if (observer_ != nullptr) observer_->End(ctx.info, finished);
+  if (observer_ != nullptr) {
+    ctx.info.status = response.status;
+    observer_->End(ctx.info, finished);
+  }
   if (!log_->quiet()) {
     log_->Access(ctx.request.method + " " + std::string(PathOf(ctx.request.url)) + " " +
                  std::to_string(response.status) + " " + Millis(s.NowMicros() - start) +

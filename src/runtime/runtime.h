@@ -15,6 +15,12 @@
 // kernel's SO_REUSEPORT spread). Every request runs on its own fiber, so a
 // guest waiting in a host call (KV latency, sleep_ms) holds no OS thread.
 //
+// Locations (edge.toml [[locations]], kv/locations.h): each request is
+// served at one: the one its routing header ([routing] header) names (400
+// when it names none), else the next in round robin, or a weighted draw
+// through the scheduler. Its KV calls see that location's cache. Durable
+// Object turns use the first location.
+//
 // Outcomes (docs/abi.md "Limits"):
 //   guest returns     -> its response (default 200)
 //   out of fuel       -> 503, log "exceeded CPU limit"
@@ -48,6 +54,7 @@
 #include "abi/context.h"
 #include "base/status.h"
 #include "engine/engine.h"
+#include "kv/locations.h"
 #include "kv/namespace.h"
 #include "kv/store.h"
 #include "objects/backend.h"
@@ -84,6 +91,14 @@ class Runtime {
   // Requires: called before Start.
   void set_observer(race::Observer* observer) { observer_ = observer; }
 
+  // Where modules come from: `engine::Module::Load` unless set (a
+  // simulation loads each module once for all its schedules).
+  // Requires: called before Start.
+  using ModuleLoader = std::function<Result<std::shared_ptr<const engine::Module>>(
+      const std::string& path, const std::vector<std::string>& required_exports,
+      const engine::LoadOptions& options)>;
+  void set_module_loader(ModuleLoader loader) { module_loader_ = std::move(loader); }
+
   // Serves `req` on loop `loop_index`; calls `done` exactly once.
   void Handle(size_t loop_index, abi::Request req, std::function<void(abi::Response)> done);
 
@@ -110,11 +125,20 @@ class Runtime {
   Status StartObjects(const std::shared_ptr<const engine::Module>& main);
   // How modules are loaded: with call sites when an observer is set.
   engine::LoadOptions ModuleLoadOptions() const;
+  Result<std::shared_ptr<const engine::Module>> LoadModule(
+      const std::string& path, const std::vector<std::string>& required) const;
+
+  // The location serving `req` (see PickLocation in runtime.cc), or
+  // InvalidArgument when its routing header names none.
+  Result<size_t> PickLocation(sched::Scheduler& s, const abi::Request& req);
 
   kv::Store* const store_;
   objects::Backend* const objects_backend_;
   sched::Loops* const loops_;
   Log* const log_;
+  std::unique_ptr<kv::Locations> locations_;  // every namespace's (kv/locations.h)
+  double total_weight_ = 0;                    // of the locations, for weighted spread
+  std::atomic<uint64_t> next_location_{0};     // round robin
   std::vector<std::unique_ptr<kv::Namespace>> namespaces_;
   std::vector<abi::KvBinding> bindings_;
   // Set on every context the runtime makes; declared before the pools and
@@ -132,6 +156,7 @@ class Runtime {
   // Worker requests and object turns share one sequence (RequestInfo::id).
   std::atomic<uint64_t> next_request_id_{1};
   race::Observer* observer_ = nullptr;
+  ModuleLoader module_loader_;
 };
 
 }  // namespace edgelab::runtime
