@@ -5,11 +5,13 @@
 #define EDGELAB_CLI_COMMANDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "cli/watch.h"
+#include "sched/sim_scheduler.h"
 
 namespace edgelab::cli {
 
@@ -73,6 +75,28 @@ struct CheckOptions {
   double timeout_s = 60;       // 0: no limit
 };
 int Check(const CheckOptions& opts);
+
+// `edgelab test edge.toml`: deterministic simulation (sim/simulation.h).
+// Exit: 0 every schedule passed, 1 one failed (its seed printed), 2 bad input.
+struct TestOptions {
+  std::string config;    // edge.toml
+  std::string scenario;  // a scenario file (sim/scenario.h), or ""
+  // Override the scenario's (or the defaults': 100 requests, 10 in flight).
+  std::optional<uint64_t> requests;
+  std::optional<uint32_t> concurrency;
+  std::optional<std::string> verify;
+  bool no_race = false;
+  bool no_linearizability = false;
+  uint64_t schedules = 100;
+  uint64_t seed = 1;  // schedule i runs seed + i
+  sched::SimOptions::Strategy strategy = sched::SimOptions::Strategy::kRandom;
+  int pct_depth = 3;
+  std::optional<uint64_t> replay;  // run only this seed, print its whole trace
+  bool shrink = false;
+  std::string trace;  // write the failing (or replayed) schedule's trace here
+  bool quiet = false;
+};
+int Test(const TestOptions& opts);
 
 }  // namespace edgelab::cli
 

@@ -2,6 +2,8 @@
 // each subcommand's work lives in its own file.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "bench/cost.h"
 #include "cli/commands.h"
@@ -208,6 +210,54 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
 
+  TestOptions test;
+  auto* t = app.add_subcommand(
+      "test", "Run a worker under many seeded schedules; print and replay the first that fails");
+  t->footer(
+      "Deterministic simulation: the worker's real runtime on one thread, in virtual time, with "
+      "a seeded scheduler choosing which request runs at every wait (each KV operation is one). "
+      "Schedule i runs seed S+i with a fresh in-memory store. After each: --verify's counter "
+      "must equal the 2xx answers, the race detector must stay silent and the recorded history "
+      "must be linearizable; every request must be answered. The first failing schedule prints "
+      "its seed, what broke and the interleaving of the requests involved; --replay SEED runs it "
+      "again, identically.\nExit codes: 0 every schedule passed; 1 one failed; 2 bad input.");
+  t->add_option("config", test.config, "The worker's edge.toml (or its folder)")->required();
+  t->add_option("--scenario", test.scenario,
+                "A scenario file: request mix (method, path, body, location, weight), requests, "
+                "concurrency, verify, races, linearizable");
+  t->add_option("-n,--requests", test.requests, "Requests per schedule (default 100)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  t->add_option("-c,--concurrency", test.concurrency, "Requests in flight (default 10)")
+      ->check(CLI::Range(1u, 100'000u));
+  t->add_option("--verify", test.verify,
+                "Path (e.g. /value) whose number must equal the requests answered 2xx");
+  t->add_flag("--no-race", test.no_race, "Do not fail on race reports");
+  t->add_flag("--no-linearizability", test.no_linearizability,
+              "Do not check the recorded history");
+  t->add_option("--schedules", test.schedules, "Schedules to run")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  t->add_option("--seed", test.seed, "Seed of the first schedule")->capture_default_str();
+  t->add_option("--strategy", test.strategy,
+                "random (uniform choice at every wait) or pct (priorities with --pct-depth - 1 "
+                "change points)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, edgelab::sched::SimOptions::Strategy>{
+              {"random", edgelab::sched::SimOptions::Strategy::kRandom},
+              {"pct", edgelab::sched::SimOptions::Strategy::kPct}},
+          CLI::ignore_case))
+      ->default_str("random");
+  t->add_option("--pct-depth", test.pct_depth, "PCT's bug depth d")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  t->add_option("--replay", test.replay, "Run only the schedule of this seed; print its trace");
+  t->add_flag("--shrink", test.shrink,
+              "After a failure, look for the fewest requests (then in flight) that still fail "
+              "with its seed");
+  t->add_option("--trace", test.trace,
+                "Write every line of the failing (or replayed) schedule's trace to FILE");
+  t->add_flag("--quiet,-q", test.quiet, "No progress line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -222,6 +272,13 @@ int main(int argc, char** argv) {
     return Race(race);
   }
   if (k->parsed()) return Check(check);
+  if (t->parsed()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(test.config, ec)) {
+      test.config = (std::filesystem::path(test.config) / "edge.toml").string();
+    }
+    return Test(test);
+  }
   if (b->parsed()) {
     if (list_prices) {
       for (const std::string& kv : edgelab::bench::ListPrices(edgelab::bench::Prices{})) {

@@ -1,0 +1,320 @@
+// sim/simulation.cc: one schedule: build the runtime on a SimScheduler, drive
+// the scenario's requests through Runtime::Handle (no HTTP), then check the
+// invariants (see simulation.h).
+#include "sim/simulation.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <set>
+
+#include "abi/context.h"
+#include "check/history.h"
+#include "check/linearizable.h"
+#include "engine/engine.h"
+#include "kv/memory_store.h"
+#include "objects/backend.h"
+#include "race/detector.h"
+#include "race/history.h"
+#include "runtime/log.h"
+#include "runtime/runtime.h"
+#include "sim/trace.h"
+
+namespace edgelab::sim {
+namespace {
+
+// Every observer of a schedule, in one.
+class Fanout final : public race::Observer {
+ public:
+  explicit Fanout(std::vector<race::Observer*> all) : all_(std::move(all)) {}
+  void Begin(const race::RequestInfo& r) override {
+    for (auto* o : all_) o->Begin(r);
+  }
+  void Invoke(const race::Op& op) override {
+    for (auto* o : all_) o->Invoke(op);
+  }
+  void Complete(const race::Op& op) override {
+    for (auto* o : all_) o->Complete(op);
+  }
+  void End(const race::RequestInfo& r, bool finished) override {
+    for (auto* o : all_) o->End(r, finished);
+  }
+
+ private:
+  const std::vector<race::Observer*> all_;
+};
+
+// The checker's budget, in polls (one per 4096 search steps): a history it
+// cannot decide within ~400M steps is "undecided", the same on every replay
+// (a wall-clock limit would make the verdict depend on the machine).
+constexpr uint64_t kCheckPolls = 100'000;
+
+// Lines of the focus shown whole; past it, the first and last halves.
+constexpr size_t kFocusLines = 80;
+
+uint64_t Fnv(uint64_t h, uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (8 * i)) & 0xff;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
+    s.remove_suffix(1);
+  }
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::string Clip(std::string_view s, size_t n) {
+  std::string out;
+  for (char c : s.substr(0, n)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (s.size() > n) out += "...";
+  return out;
+}
+
+// The lines of `trace` by the requests in `ids` (all lines when empty),
+// clipped to kFocusLines.
+std::vector<std::string> Focus(const std::vector<TraceLine>& trace, const std::set<uint64_t>& ids) {
+  std::vector<std::string> picked;
+  for (const TraceLine& l : trace) {
+    if (ids.empty() || ids.count(l.request) != 0) picked.push_back(l.text);
+  }
+  if (picked.size() <= kFocusLines) return picked;
+  std::vector<std::string> out(picked.begin(), picked.begin() + kFocusLines / 2);
+  out.push_back("       ... " + std::to_string(picked.size() - kFocusLines) + " lines ...");
+  out.insert(out.end(), picked.end() - kFocusLines / 2, picked.end());
+  return out;
+}
+
+// "SUMMARY: edgelab: lost update on ..." of a report's text, without the prefix.
+std::string SummaryOf(const std::string& text) {
+  const std::string tag = "SUMMARY: edgelab: ";
+  size_t at = text.find(tag);
+  if (at == std::string::npos) return "";
+  size_t end = text.find('\n', at);
+  return text.substr(at + tag.size(), end == std::string::npos ? end : end - at - tag.size());
+}
+
+}  // namespace
+
+Simulation::Simulation(runtime::Config config, Scenario scenario)
+    : config_(std::move(config)), scenario_(std::move(scenario)) {}
+
+Simulation::~Simulation() = default;
+
+Result<std::shared_ptr<const engine::Module>> Simulation::Module(
+    const std::string& path, const std::vector<std::string>& required, bool call_sites) {
+  std::string key = path + (call_sites ? "\n+sites" : "\n-sites");
+  for (const auto& r : required) key += "\n" + r;
+  auto it = modules_.find(key);
+  if (it != modules_.end()) return it->second;
+  engine::LoadOptions options;
+  options.call_sites = call_sites;
+  EDGELAB_ASSIGN_OR_RETURN(auto module, engine::Module::Load(path, required, options));
+  modules_.emplace(key, module);
+  return module;
+}
+
+Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
+  const Scenario& sc = scenario_;
+  ScheduleResult result;
+  result.seed = o.seed;
+
+  sched::SimOptions so;
+  so.seed = o.seed;
+  so.strategy = o.strategy;
+  so.pct_depth = o.pct_depth;
+  // PCT's k: about eight steps a request (its fiber's start, a yield before
+  // every KV operation, waits for an isolate); a function of the inputs
+  // only, so a replay draws the same change points.
+  so.pct_steps = std::max<uint64_t>(1, (sc.requests + 1) * 8);
+  so.max_steps = o.max_steps;
+  auto sim = std::make_unique<sched::SimScheduler>(so);
+  sched::SimLoops loops(sim.get());
+  // The etag epoch from the seed: the same etags on every replay.
+  kv::MemoryStore store(sim.get(), static_cast<uint32_t>(sim->Random()));
+  objects::MemoryBackend objects;
+
+  // Guest and runtime log lines of a schedule are dropped: 1,000 schedules
+  // would print each a thousand times. (Access lines are off: quiet.)
+  FILE* devnull = std::fopen("/dev/null", "w");
+  if (devnull == nullptr) return Status::IOError("cannot open /dev/null");
+  runtime::Log log(devnull, /*quiet=*/true);
+
+  race::Detector detector(race::Detector::Options{});
+  std::unique_ptr<race::HistoryRecorder> history = race::HistoryRecorder::InMemory();
+  Trace trace(sim.get());
+  Fanout observers({&detector, history.get(), &trace});
+
+  auto rt = std::make_unique<runtime::Runtime>(config_, &store, &objects, &loops, &log);
+  rt->set_observer(&observers);
+  rt->set_module_loader([this](const std::string& path, const std::vector<std::string>& required,
+                               const engine::LoadOptions& options) {
+    return Module(path, required, options.call_sites);
+  });
+  if (Status s = rt->Start(); !s.ok()) {
+    std::fclose(devnull);
+    return s;
+  }
+
+  // The closed loop: `concurrency` in flight; each answer sends the next.
+  uint64_t answered = 0;
+  std::function<void()> send = [&] {
+    const uint64_t i = result.sent++;
+    const RequestTemplate& t = sc.Pick(i);
+    abi::Request req;
+    req.method = t.method;
+    req.url = t.path;
+    req.body = t.body;
+    if (!t.location.empty()) req.headers.emplace_back(config_.location_header, t.location);
+    rt->Handle(0, std::move(req), [&](abi::Response r) {
+      ++answered;
+      if (r.status >= 200 && r.status < 300) ++result.ok_2xx;
+      if (result.sent < sc.requests) send();
+    });
+  };
+  for (uint32_t i = 0; i < sc.concurrency && result.sent < sc.requests; ++i) send();
+  sched::SimScheduler::RunResult run = sim->RunUntil([&] { return answered == sc.requests; });
+  result.answered = answered;
+
+  std::optional<Violation> counter;
+  if (run == sched::SimScheduler::RunResult::kDone && !sc.verify_path.empty()) {
+    bool got = false;
+    abi::Response verify;
+    abi::Request req;
+    req.url = sc.verify_path;
+    rt->Handle(0, std::move(req), [&](abi::Response r) {
+      verify = std::move(r);
+      got = true;
+    });
+    run = sim->RunUntil([&] { return got; });
+    if (got) {
+      std::optional<int64_t> value = ParseInt(verify.body);
+      if (verify.status < 200 || verify.status >= 300 || !value) {
+        counter = Violation{"counter", "GET " + sc.verify_path + " answered " +
+                                           std::to_string(verify.status) + " \"" +
+                                           Clip(verify.body, 60) + "\", not a number"};
+      } else if (*value != static_cast<int64_t>(result.ok_2xx)) {
+        counter = Violation{"counter", sc.verify_path + " is " + std::to_string(*value) + " after " +
+                                           std::to_string(result.ok_2xx) +
+                                           " requests answered 2xx (" +
+                                           std::to_string(static_cast<int64_t>(result.ok_2xx) -
+                                                          *value) +
+                                           " increments lost)"};
+      }
+    }
+  }
+  const sched::SimScheduler::RunResult main_run = run;
+
+  // Stop alarms and sweeps; whatever the requests left running ends now.
+  rt->Shutdown();
+  const bool drained =
+      main_run == sched::SimScheduler::RunResult::kDone &&
+      sim->RunUntil([&] { return sim->live_fibers() == 0; }) ==
+          sched::SimScheduler::RunResult::kDone;
+
+  result.steps = sim->steps();
+  result.virtual_us = sim->NowMicros();
+  result.trace_hash = Fnv(trace.Hash(), sim->trace_hash());
+  for (const TraceLine& l : trace.lines()) result.trace.push_back(l.text);
+
+  std::set<uint64_t> focus_ids;
+  bool focused = false;
+  if (counter) result.violations.push_back(*counter);
+  if (sc.races && detector.total() > 0) {
+    std::vector<race::ReportGroup> groups = detector.Groups();
+    std::string detail;
+    for (size_t i = 0; i < groups.size() && i < 5; ++i) {
+      if (!detail.empty()) detail += "\n";
+      detail += SummaryOf(detector.Format(groups[i])) + " (x" + std::to_string(groups[i].count) +
+                ")";
+    }
+    if (groups.size() > 5) detail += "\n... " + std::to_string(groups.size() - 5) + " more groups";
+    result.violations.push_back({"race", detail});
+    if (!groups.empty()) {
+      // A lost update shows the interleaving that lost it: shown before a
+      // prediction (which one request makes on its own).
+      size_t shown = 0;
+      for (size_t i = 0; i < groups.size(); ++i) {
+        if (groups[i].first.kind == race::Report::Kind::kLostUpdate) {
+          shown = i;
+          break;
+        }
+      }
+      result.race_report = detector.Format(groups[shown]);
+      const race::Report& r = groups[shown].first;
+      focus_ids = {r.read.request.id, r.write.request.id};
+      if (r.kind == race::Report::Kind::kLostUpdate && r.overwritten_known) {
+        focus_ids.insert(r.overwritten.request.id);
+      }
+      focused = true;
+    }
+  }
+  if (Status s = history->Close(); !s.ok()) return s;
+  if (sc.linearizable) {
+    Result<check::History> h = check::ParseHistory(history->TakeText());
+    if (!h.ok()) return Status::Corruption("the recorded history does not parse: " + h.status().ToString());
+    uint64_t polls = 0;
+    Result<check::CheckResult> checked = check::CheckLinearizable(
+        *h, check::AutoModel(*h), [&polls] { return ++polls > kCheckPolls; });
+    if (!checked.ok()) return checked.status();
+    std::string detail;
+    for (const check::KeyResult& k : checked->keys) {
+      if (k.verdict == check::Verdict::kLinearizable) continue;
+      if (!detail.empty()) detail += "\n";
+      detail += "key " + k.key + ": " + check::VerdictName(k.verdict) + ": " + k.explanation;
+      if (k.verdict == check::Verdict::kNotLinearizable && !focused) {
+        auto add = [&](size_t op) {
+          const std::string& p = h->ops[op].process;
+          uint64_t id = 0;
+          auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), id);
+          if (ec == std::errc() && end == p.data() + p.size()) focus_ids.insert(id);
+        };
+        add(k.stuck);
+        for (size_t i = k.prefix.size() >= 3 ? k.prefix.size() - 3 : 0; i < k.prefix.size(); ++i) {
+          add(k.prefix[i]);
+        }
+        focused = true;
+      }
+    }
+    if (checked->verdict == check::Verdict::kNotLinearizable) {
+      result.violations.push_back({"linearizable", detail});
+    }
+  }
+  if (main_run != sched::SimScheduler::RunResult::kDone) {
+    const uint64_t stuck = result.sent - answered;
+    result.violations.push_back(
+        {"progress",
+         main_run == sched::SimScheduler::RunResult::kIdle
+             ? "deadlock: " + std::to_string(stuck) + " of " + std::to_string(result.sent) +
+                   " requests sent were never answered, and nothing was left to run"
+             : "livelock: " + std::to_string(stuck) + " requests unanswered after " +
+                   std::to_string(result.steps) + " scheduler steps"});
+  }
+  if (result.failed()) {
+    std::vector<TraceLine> lines = trace.lines();
+    if (!focused && main_run != sched::SimScheduler::RunResult::kDone) {
+      // A deadlock shows its end: what ran last.
+      if (lines.size() > kFocusLines) lines.erase(lines.begin(), lines.end() - kFocusLines);
+    }
+    result.focus = Focus(lines, focus_ids);
+  }
+
+  if (!drained) {
+    // Fibers still wait (a deadlock, or a request cut off by the step
+    // limit): unwind them while the runtime they point into still exists.
+    sim.reset();
+  }
+  rt.reset();
+  sim.reset();
+  std::fclose(devnull);
+  return result;
+}
+
+}  // namespace edgelab::sim
