@@ -227,6 +227,12 @@ Result<PutResult> Locations::Put(sched::Scheduler& sched, size_t location, std::
   if (put.ok() && put->outcome == PutResult::Outcome::kStored) {
     s.Written(sched, location, KeyId(ns, key),
               Entry{std::string(value), opts.metadata, put->etag, opts.expiration_ms}, now);
+  } else if (put.ok()) {
+    // The origin refused the precondition: what this location cached is
+    // likely stale. Dropped, so the next read fetches the origin's, and a
+    // compare-and-swap loop converges instead of retrying one stale etag
+    // until the propagation or the TTL.
+    s.caches[location].erase(KeyId(ns, key));
   }
   return put;
 }

@@ -28,6 +28,9 @@
 //     or once M's entry from before it aged out, whichever comes first. A
 //     delete travels the same way, as a tombstone (the key cached absent).
 //     All writes to the origin's namespaces must go through this object.
+//   - A conditional write the origin refuses drops the writer's location's
+//     cached entry for the key (it was likely stale): its next read fetches
+//     the origin's, so a compare-and-swap retry loop converges.
 //   - Lists go to the origin.
 //   With one location, or cache_ttl_ms == 0, nothing is cached: every call
 //   goes straight to the origin (a lone location sees its own writes at

@@ -279,6 +279,26 @@ TEST_F(LocationsTest, IfMatchIsCheckedAtTheOriginEvenWhenTheCacheIsStale) {
   EXPECT_EQ(exists->outcome, PutResult::Outcome::kPreconditionFailed);
 }
 
+TEST_F(LocationsTest, ARefusedConditionalWriteDropsTheStaleEntrySoARetryConverges) {
+  Make(2, kTtlMs, Fixed(1000));
+  const std::string e0 = Write(kA, "k", "v0");
+  ASSERT_EQ(Etag(kB, "k"), e0);  // cached at b
+  const std::string e1 = Write(kA, "k", "v1");
+  ASSERT_EQ(Etag(kB, "k"), e0);  // stale at b
+  PutOptions cas;
+  cas.condition = PutOptions::Condition::kIfMatch;
+  cas.if_match = e0;
+  Result<PutResult> refused = locations_->Put(sched_, kB, "ns", "k", "v2", cas);
+  ASSERT_TRUE(refused.ok());
+  ASSERT_EQ(refused->outcome, PutResult::Outcome::kPreconditionFailed);
+  const int gets = origin_.gets();
+  EXPECT_EQ(Etag(kB, "k"), e1);  // the retry's read reaches the origin...
+  EXPECT_EQ(origin_.gets(), gets + 1);
+  cas.if_match = e1;
+  EXPECT_FALSE(Write(kB, "k", "v2", cas).empty());  // ...and its write stores
+  EXPECT_EQ(Read(kB, "k"), "v2");
+}
+
 TEST_F(LocationsTest, AFailedConditionalWriteDrawsAndSendsNothing) {
   Make(3, kTtlMs, Uniform(0, 1000));
   Write(kA, "k", "v0");  // two draws

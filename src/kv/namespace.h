@@ -41,7 +41,9 @@ class Namespace {
   // As Store's methods, at edge location `location` (an index into the
   // Locations; ignored without them), waiting a delay d =
   // latency.DrawMicros(sched) on `sched`: d/2 before the store operation,
-  // d - d/2 after; a part that is 0 calls sched.MayInterleave() instead.
+  // d - d/2 after. A first part of 0 calls sched.MayInterleave() instead (a
+  // point where another request may reach the store first); a second part
+  // of 0 returns at once, so the store's order is the order calls return.
   // With Locations, Get, Put and Delete go through them (a read is strong
   // when the binding or the call asks for it: kv/locations.h says what each
   // sees) and List goes to the origin. Without, every call is the store's.
