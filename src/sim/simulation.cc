@@ -150,7 +150,9 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
   race::Detector detector(race::Detector::Options{});
   std::unique_ptr<race::HistoryRecorder> history = race::HistoryRecorder::InMemory();
   Trace trace(sim.get());
-  Fanout observers({&detector, history.get(), &trace});
+  std::vector<race::Observer*> watching = {&detector, &trace};
+  if (sc.linearizable) watching.push_back(history.get());  // else nothing reads it
+  Fanout observers(std::move(watching));
 
   auto rt = std::make_unique<runtime::Runtime>(config_, &store, &objects, &loops, &log);
   rt->set_observer(&observers);
