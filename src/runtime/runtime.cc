@@ -2,8 +2,7 @@
 // on its fiber: acquire an isolate, call fetch, map the outcome, log, answer.
 #include "runtime/runtime.h"
 
-#include <algorithm>
-#include <cctype>
+#include <boost/algorithm/string/predicate.hpp>
 #include <cstdio>
 #include <optional>
 
@@ -36,8 +35,8 @@ std::string_view PathOf(std::string_view target) { return target.substr(0, targe
 
 }  // namespace
 
-Runtime::Runtime(Config config, kv::Store* store, objects::Backend* objects,
-                 sched::Loops* loops, Log* log)
+Runtime::Runtime(Config config, kv::Store* store, objects::Backend* objects, sched::Loops* loops,
+                 Log* log)
     : config_(std::move(config)),
       store_(store),
       objects_backend_(objects),
@@ -52,8 +51,8 @@ Runtime::Runtime(Config config, kv::Store* store, objects::Backend* objects,
   where.propagation = config_.kv_propagation;
   locations_ = std::make_unique<kv::Locations>(store_, std::move(where));
   for (const auto& kv : config_.kv_namespaces) {
-    namespaces_.push_back(std::make_unique<kv::Namespace>(
-        store_, kv.id, config_.kv_latency, locations_.get(), kv.consistency));
+    namespaces_.push_back(std::make_unique<kv::Namespace>(store_, kv.id, config_.kv_latency,
+                                                          locations_.get(), kv.consistency));
     bindings_.push_back({kv.binding, namespaces_.back().get()});
   }
 }
@@ -212,12 +211,7 @@ void Runtime::Handle(size_t loop_index, abi::Request req, std::function<void(abi
 Result<size_t> Runtime::PickLocation(sched::Scheduler& s, const abi::Request& req) {
   if (config_.locations.size() == 1) return size_t{0};
   for (const auto& [name, value] : req.headers) {
-    if (name.size() != config_.location_header.size() ||
-        !std::equal(name.begin(), name.end(), config_.location_header.begin(),
-                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                std::tolower(static_cast<unsigned char>(b)); })) {
-      continue;
-    }
+    if (!boost::algorithm::iequals(name, config_.location_header)) continue;
     std::optional<size_t> at = locations_->Find(value);
     if (!at) {
       std::string known;

@@ -137,8 +137,8 @@ class Runtime {
   sched::Loops* const loops_;
   Log* const log_;
   std::unique_ptr<kv::Locations> locations_;  // every namespace's (kv/locations.h)
-  double total_weight_ = 0;                    // of the locations, for weighted spread
-  std::atomic<uint64_t> next_location_{0};     // round robin
+  double total_weight_ = 0;                   // of the locations, for weighted spread
+  std::atomic<uint64_t> next_location_{0};    // round robin
   std::vector<std::unique_ptr<kv::Namespace>> namespaces_;
   std::vector<abi::KvBinding> bindings_;
   // Set on every context the runtime makes; declared before the pools and

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "kv/memory_store.h"
 #include "objects/backend.h"
 #include "sched/real_scheduler.h"
+#include "sched/sim_scheduler.h"
 
 namespace edgelab::runtime {
 namespace {
@@ -147,6 +149,81 @@ TEST_F(RuntimeUsageTest, ObjectTurnsAndAlarmsCountTheirFuelRequestsWallTimeAndSt
   if (after_fetch.do_requests == 1) {  // the alarm ran after: its loop adds time
     EXPECT_GT(u.do_wall_micros, after_fetch.do_wall_micros) << "the alarm's run is counted too";
   }
+}
+
+
+// Which location serves each request: on a simulated scheduler, one thread.
+class RuntimeRoutingTest : public ::testing::Test, public race::Observer {
+ protected:
+  RuntimeRoutingTest() : sim_(sched::SimOptions{}), loops_(&sim_), store_(&sim_, 1) {}
+  ~RuntimeRoutingTest() override {
+    if (runtime_) runtime_->Shutdown();
+    sim_.RunUntil([&] { return sim_.live_fibers() == 0; });
+  }
+
+  void Start(std::vector<LocationConfig> locations, Config::Spread spread) {
+    Config c;
+    c.name = "routing";
+    c.main = EDGELAB_RUNTIME_TEST_WASM;
+    c.kv_namespaces = {{"KV", "kv"}};
+    c.locations = std::move(locations);
+    c.spread = spread;
+    runtime_ = std::make_unique<Runtime>(c, &store_, &backend_, &loops_, &log_);
+    runtime_->set_observer(this);
+    ASSERT_TRUE(runtime_->Start().ok());
+  }
+
+  // Serves GET /w with `headers`; the response's status.
+  int Get(abi::Headers headers = {}) {
+    int status = 0;
+    abi::Request req;
+    req.url = "/w";
+    req.headers = std::move(headers);
+    runtime_->Handle(0, std::move(req), [&](abi::Response r) { status = r.status; });
+    sim_.RunUntil([&] { return status != 0; });
+    return status;
+  }
+
+  void Begin(const race::RequestInfo& r) override { served_.push_back(r.location); }
+  void Invoke(const race::Op&) override {}
+  void Complete(const race::Op&) override {}
+  void End(const race::RequestInfo&, bool) override {}
+
+  sched::SimScheduler sim_;
+  sched::SimLoops loops_;
+  kv::MemoryStore store_;
+  objects::MemoryBackend backend_;
+  Log log_{stderr, /*quiet=*/true};
+  std::unique_ptr<Runtime> runtime_;
+  std::vector<std::string> served_;  // each request's location, in order
+};
+
+TEST_F(RuntimeRoutingTest, OneLocationNamesNone) {
+  Start({{"local", 1}}, Config::Spread::kRoundRobin);
+  ASSERT_EQ(Get(), 200);
+  EXPECT_EQ(served_, std::vector<std::string>{""});
+}
+
+TEST_F(RuntimeRoutingTest, RoundRobinUnlessTheHeaderNamesOne) {
+  Start({{"a", 1}, {"b", 1}, {"c", 1}}, Config::Spread::kRoundRobin);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(Get(), 200);
+  ASSERT_EQ(Get({{"X-Edgelab-Location", "c"}}), 200);  // the header's name in any case
+  EXPECT_EQ(served_, (std::vector<std::string>{"a", "b", "c", "a", "c"}));
+}
+
+TEST_F(RuntimeRoutingTest, AHeaderNamingNoLocationIsA400ThatRunsNoGuest) {
+  Start({{"a", 1}, {"b", 1}}, Config::Spread::kRoundRobin);
+  EXPECT_EQ(Get({{"x-edgelab-location", "mars"}}), 400);
+  EXPECT_TRUE(served_.empty());
+  EXPECT_EQ(runtime_->usage().requests, 1u);  // still a request
+}
+
+TEST_F(RuntimeRoutingTest, WeightedSpreadFollowsTheWeights) {
+  Start({{"a", 3}, {"b", 1}}, Config::Spread::kWeighted);
+  for (int i = 0; i < 120; ++i) ASSERT_EQ(Get(), 200);  // /w burns fuel: a few is enough
+  const auto a = std::count(served_.begin(), served_.end(), "a");
+  EXPECT_GT(a, 70);  // 90 expected; the draws are the seeded scheduler's
+  EXPECT_LT(a, 110);
 }
 
 }  // namespace
