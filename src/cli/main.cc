@@ -232,8 +232,7 @@ int main(int argc, char** argv) {
   t->add_option("--verify", test.verify,
                 "Path (e.g. /value) whose number must equal the requests answered 2xx");
   t->add_flag("--no-race", test.no_race, "Do not fail on race reports");
-  t->add_flag("--no-linearizability", test.no_linearizability,
-              "Do not check the recorded history");
+  t->add_flag("--no-linearizability", test.no_linearizability, "Do not check the recorded history");
   t->add_option("--schedules", test.schedules, "Schedules to run")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));

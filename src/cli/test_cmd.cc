@@ -238,8 +238,7 @@ int Test(const TestOptions& opts) {
     simulated += r->sent;
     if (progress && sched::MonotonicMillis() - shown >= 500) {
       shown = sched::MonotonicMillis();
-      std::fprintf(stderr, "\r  schedule %" PRIu64 " of %" PRIu64 " passed", i + 1,
-                   opts.schedules);
+      std::fprintf(stderr, "\r  schedule %" PRIu64 " of %" PRIu64 " passed", i + 1, opts.schedules);
     }
     if (!r->failed()) continue;
     if (progress) std::fprintf(stderr, "\r%60s\r", "");
@@ -272,8 +271,7 @@ int Test(const TestOptions& opts) {
   if (!sc.verify_path.empty()) held += ", counter " + sc.verify_path + " = 2xx answers";
   if (sc.races) held += ", no race reported";
   if (sc.linearizable) held += ", history linearizable";
-  std::printf("passed: %" PRIu64 " of %" PRIu64 " schedules (seeds %" PRIu64 "..%" PRIu64
-              "): %s\n",
+  std::printf("passed: %" PRIu64 " of %" PRIu64 " schedules (seeds %" PRIu64 "..%" PRIu64 "): %s\n",
               opts.schedules, opts.schedules, opts.seed, opts.seed + opts.schedules - 1,
               held.c_str());
   std::printf("%" PRIu64 " requests simulated in %.2f s (%.0f requests/s)\n", simulated, secs,

@@ -70,8 +70,8 @@ class Parser {
   }
 
   Status Parse(const toml::table& root, Scenario* s) const {
-    EDGELAB_RETURN_IF_ERROR(Known(
-        root, "", {"requests", "concurrency", "verify", "races", "linearizable", "request"}));
+    EDGELAB_RETURN_IF_ERROR(
+        Known(root, "", {"requests", "concurrency", "verify", "races", "linearizable", "request"}));
     int64_t v = static_cast<int64_t>(s->requests);
     EDGELAB_RETURN_IF_ERROR(Int(root, "requests", "", 1, 1'000'000'000, &v));
     s->requests = static_cast<uint64_t>(v);

@@ -203,12 +203,11 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
                                            std::to_string(verify.status) + " \"" +
                                            Clip(verify.body, 60) + "\", not a number"};
       } else if (*value != static_cast<int64_t>(result.ok_2xx)) {
-        counter = Violation{"counter", sc.verify_path + " is " + std::to_string(*value) + " after " +
-                                           std::to_string(result.ok_2xx) +
-                                           " requests answered 2xx (" +
-                                           std::to_string(static_cast<int64_t>(result.ok_2xx) -
-                                                          *value) +
-                                           " increments lost)"};
+        counter =
+            Violation{"counter", sc.verify_path + " is " + std::to_string(*value) + " after " +
+                                     std::to_string(result.ok_2xx) + " requests answered 2xx (" +
+                                     std::to_string(static_cast<int64_t>(result.ok_2xx) - *value) +
+                                     " increments lost)"};
       }
     }
   }
@@ -216,10 +215,9 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
 
   // Stop alarms and sweeps; whatever the requests left running ends now.
   rt->Shutdown();
-  const bool drained =
-      main_run == sched::SimScheduler::RunResult::kDone &&
-      sim->RunUntil([&] { return sim->live_fibers() == 0; }) ==
-          sched::SimScheduler::RunResult::kDone;
+  const bool drained = main_run == sched::SimScheduler::RunResult::kDone && sim->RunUntil([&] {
+    return sim->live_fibers() == 0;
+  }) == sched::SimScheduler::RunResult::kDone;
 
   result.steps = sim->steps();
   result.virtual_us = sim->NowMicros();
@@ -234,8 +232,8 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
     std::string detail;
     for (size_t i = 0; i < groups.size() && i < 5; ++i) {
       if (!detail.empty()) detail += "\n";
-      detail += SummaryOf(detector.Format(groups[i])) + " (x" + std::to_string(groups[i].count) +
-                ")";
+      detail +=
+          SummaryOf(detector.Format(groups[i])) + " (x" + std::to_string(groups[i].count) + ")";
     }
     if (groups.size() > 5) detail += "\n... " + std::to_string(groups.size() - 5) + " more groups";
     result.violations.push_back({"race", detail});
@@ -261,7 +259,8 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
   if (Status s = history->Close(); !s.ok()) return s;
   if (sc.linearizable) {
     Result<check::History> h = check::ParseHistory(history->TakeText());
-    if (!h.ok()) return Status::Corruption("the recorded history does not parse: " + h.status().ToString());
+    if (!h.ok())
+      return Status::Corruption("the recorded history does not parse: " + h.status().ToString());
     uint64_t polls = 0;
     Result<check::CheckResult> checked = check::CheckLinearizable(
         *h, check::AutoModel(*h), [&polls] { return ++polls > kCheckPolls; });
@@ -292,12 +291,12 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
   if (main_run != sched::SimScheduler::RunResult::kDone) {
     const uint64_t stuck = result.sent - answered;
     result.violations.push_back(
-        {"progress",
-         main_run == sched::SimScheduler::RunResult::kIdle
-             ? "deadlock: " + std::to_string(stuck) + " of " + std::to_string(result.sent) +
-                   " requests sent were never answered, and nothing was left to run"
-             : "livelock: " + std::to_string(stuck) + " requests unanswered after " +
-                   std::to_string(result.steps) + " scheduler steps"});
+        {"progress", main_run == sched::SimScheduler::RunResult::kIdle
+                         ? "deadlock: " + std::to_string(stuck) + " of " +
+                               std::to_string(result.sent) +
+                               " requests sent were never answered, and nothing was left to run"
+                         : "livelock: " + std::to_string(stuck) + " requests unanswered after " +
+                               std::to_string(result.steps) + " scheduler steps"});
   }
   if (result.failed()) {
     std::vector<TraceLine> lines = trace.lines();

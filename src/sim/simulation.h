@@ -60,9 +60,9 @@ struct ScheduleResult {
   uint64_t sent = 0;                  // requests of the scenario sent
   uint64_t answered = 0;
   uint64_t ok_2xx = 0;
-  uint64_t steps = 0;         // scheduler steps
-  int64_t virtual_us = 0;     // virtual time at the end
-  uint64_t trace_hash = 0;    // the scheduler's decisions and the trace's lines
+  uint64_t steps = 0;              // scheduler steps
+  int64_t virtual_us = 0;          // virtual time at the end
+  uint64_t trace_hash = 0;         // the scheduler's decisions and the trace's lines
   std::vector<std::string> trace;  // every line (sim/trace.h)
   // The lines that show the first violation (the requests involved), in
   // trace order; empty when it passed.

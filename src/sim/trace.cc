@@ -72,7 +72,8 @@ const char* Outcome(race::Op::Outcome o) {
 }  // namespace
 
 void Trace::Begin(const race::RequestInfo& r) {
- std::string text = Time(clock_->NowMicros() * 1000) + "  " + Who(r) + "  begin " + r.method + " " + r.path;
+  std::string text =
+      Time(clock_->NowMicros() * 1000) + "  " + Who(r) + "  begin " + r.method + " " + r.path;
   if (!r.location.empty()) text += " @" + r.location;
   lines_.push_back({r.id, std::move(text)});
 }
