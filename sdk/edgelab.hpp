@@ -84,6 +84,23 @@ int32_t ReadInto(std::string& out, Read read, size_t first_cap = 256) {
   }
 }
 
+// An etag buffer for a host call that writes the etag NUL-terminated (docs/abi.md "KV"). Only its
+// ends are cleared: zero-filling all EDGELAB_ETAG_CAP bytes was a memset, a bulk-memory charge and
+// two calls per KV call, for bytes the host overwrites; the last byte stays a NUL (the host writes
+// at most EDGELAB_ETAG_CAP bytes, its NUL included), so reading it back cannot run past the buffer.
+struct EtagBuffer {
+  EtagBuffer() {
+    bytes[0] = '\0';
+    bytes[EDGELAB_ETAG_CAP - 1] = '\0';
+  }
+  // Built by the constructor, not assigned: libc++'s assign(const char*) is out of line and, for an
+  // etag (25 bytes, past the 10 a string holds inline on wasm32), went through its grow path. With
+  // the memset gone too: ~92 fewer interpreted instructions per KV call (examples/counter-broken,
+  // 3,164 -> 2,980 per request, 2026-11-27).
+  std::string str() const { return std::string(bytes, __builtin_strlen(bytes)); }
+  char bytes[EDGELAB_ETAG_CAP];
+};
+
 // A host call's return as an Error: negative codes pass, everything else is success.
 inline Error ToError(int32_t rc) { return rc < 0 ? static_cast<Error>(rc) : Error::kNone; }
 
@@ -326,14 +343,15 @@ class Kv {
   // 512 bytes.
   GetResult Get(std::string_view key, Consistency consistency = Consistency::kEventual) const {
     GetResult r;
-    char etag[EDGELAB_ETAG_CAP] = {};
+    internal::EtagBuffer etag;
     std::string value;
     int32_t n = internal::ReadInto(value, [&](char* buf, size_t cap) {
       if (consistency == Consistency::kStrong) {
-        return edgelab_raw_kv_get_strong(handle_, key.data(), key.size(), buf, cap, etag,
-                                         sizeof etag);
+        return edgelab_raw_kv_get_strong(handle_, key.data(), key.size(), buf, cap, etag.bytes,
+                                         sizeof etag.bytes);
       }
-      return edgelab_raw_kv_get(handle_, key.data(), key.size(), buf, cap, etag, sizeof etag);
+      return edgelab_raw_kv_get(handle_, key.data(), key.size(), buf, cap, etag.bytes,
+                                sizeof etag.bytes);
     });
     if (n == EDGELAB_ENOTFOUND) return r;
     if (n < 0) {
@@ -341,7 +359,7 @@ class Kv {
       return r;
     }
     r.value = std::move(value);
-    r.etag = etag;
+    r.etag = etag.str();
     return r;
   }
 
@@ -369,7 +387,7 @@ class Kv {
       r.error = Error::kInvalidArgument;
       return r;
     }
-    char etag[EDGELAB_ETAG_CAP] = {};
+    internal::EtagBuffer etag;
     edgelab_kv_put_options o = {};
     if (options.if_match) {
       o.condition = EDGELAB_KV_PUT_IF_MATCH;
@@ -380,8 +398,8 @@ class Kv {
     }
     o.metadata_ptr = options.metadata.data();
     o.metadata_len = static_cast<uint32_t>(options.metadata.size());
-    o.out_etag_ptr = etag;
-    o.out_etag_cap = sizeof etag;
+    o.out_etag_ptr = etag.bytes;
+    o.out_etag_cap = sizeof etag.bytes;
     o.expiration_ttl = options.expiration_ttl;
     o.expiration = options.expiration;
     int32_t rc =
@@ -392,7 +410,7 @@ class Kv {
       r.error = static_cast<Error>(rc);
     } else {
       r.outcome = PutResult::kStored;
-      r.etag = etag;
+      r.etag = etag.str();
     }
     return r;
   }
