@@ -93,7 +93,8 @@ struct TestOptions {
   int pct_depth = 3;
   std::optional<uint64_t> replay;  // run only this seed, print its whole trace
   bool shrink = false;
-  std::string trace;  // write the failing (or replayed) schedule's trace here
+  std::string trace;    // write the failing (or replayed) schedule's trace here
+  std::string history;  // and its recorded history (JSON lines, for edgelab check)
   bool quiet = false;
 };
 int Test(const TestOptions& opts);

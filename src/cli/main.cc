@@ -255,6 +255,9 @@ int main(int argc, char** argv) {
               "with its seed");
   t->add_option("--trace", test.trace,
                 "Write every line of the failing (or replayed) schedule's trace to FILE");
+  t->add_option("--history", test.history,
+                "Write the failing (or replayed) schedule's recorded history to FILE (JSON lines: "
+                "the lines the linearizable explanation cites; edgelab check reads it)");
   t->add_flag("--quiet,-q", test.quiet, "No progress line");
 
   try {

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <utility>
 
 #include "cli/commands.h"
 #include "runtime/config.h"
@@ -23,13 +25,24 @@ const char* StrategyName(sched::SimOptions::Strategy s) {
   return s == sched::SimOptions::Strategy::kPct ? "pct" : "random";
 }
 
+// `arg` as one shell word: unchanged when it is plain, else single-quoted.
+std::string ShellWord(const std::string& arg) {
+  const bool plain = !arg.empty() && arg.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789_-./=:@%+,") == std::string::npos;
+  if (plain) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 // The command that replays `seed` (with `requests`/`concurrency` when they
 // differ from the run's).
 std::string ReplayCommand(const TestOptions& o, const sim::Scenario& sc, uint64_t seed) {
-  std::string cmd = "edgelab test " + o.config;
-  if (!o.scenario.empty()) cmd += " --scenario " + o.scenario;
+  std::string cmd = "edgelab test " + ShellWord(o.config);
+  if (!o.scenario.empty()) cmd += " --scenario " + ShellWord(o.scenario);
   cmd += " -n " + std::to_string(sc.requests) + " -c " + std::to_string(sc.concurrency);
-  if (!sc.verify_path.empty()) cmd += " --verify " + sc.verify_path;
+  if (!sc.verify_path.empty()) cmd += " --verify " + ShellWord(sc.verify_path);
   if (!sc.races) cmd += " --no-race";
   if (!sc.linearizable) cmd += " --no-linearizability";
   if (o.strategy == sched::SimOptions::Strategy::kPct) {
@@ -68,12 +81,23 @@ void PrintTraceStats(const sim::ScheduleResult& r) {
               static_cast<double>(r.virtual_us) / 1000.0);
 }
 
-Status WriteTrace(const std::string& path, const sim::ScheduleResult& r) {
+Status WriteText(const std::string& what, const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::IOError("cannot create trace file " + path);
-  for (const std::string& l : r.trace) out << l << "\n";
+  if (!out) return Status::IOError("cannot create " + what + " file " + path);
+  out << text;
   out.flush();
-  if (!out) return Status::IOError("trace file " + path + ": write failed");
+  if (!out) return Status::IOError(what + " file " + path + ": write failed");
+  return Status::OK();
+}
+
+// --trace and --history for the failing (or replayed) schedule.
+Status WriteFiles(const TestOptions& o, const sim::ScheduleResult& r) {
+  if (!o.trace.empty()) {
+    std::string text;
+    for (const std::string& l : r.trace) text += l + "\n";
+    EDGELAB_RETURN_IF_ERROR(WriteText("trace", o.trace, text));
+  }
+  if (!o.history.empty()) EDGELAB_RETURN_IF_ERROR(WriteText("history", o.history, r.history));
   return Status::OK();
 }
 
@@ -94,23 +118,23 @@ void PrintFailure(const TestOptions& o, const sim::Scenario& sc, const sim::Sche
   std::printf("\nreplay: %s\n", ReplayCommand(o, sc, r.seed).c_str());
 }
 
-// Runs `scenario` at `seed` and says whether it broke one of `invariants`.
+// Runs the scenario at `seed` and says whether it broke every one of
+// `invariants` (all of them: counter-broken's single request breaks only the
+// race detector's prediction, not the lost update the run was shrunk for).
 Result<bool> FailsAgain(sim::Simulation& s, const TestOptions& o, uint64_t seed,
                         const std::vector<std::string>& invariants, sim::ScheduleResult* out) {
   EDGELAB_ASSIGN_OR_RETURN(sim::ScheduleResult r, s.Run(Schedule(o, seed)));
-  for (const sim::Violation& v : r.violations) {
-    for (const std::string& want : invariants) {
-      if (v.invariant == want) {
-        *out = std::move(r);
-        return true;
-      }
-    }
+  for (const std::string& want : invariants) {
+    bool broken = false;
+    for (const sim::Violation& v : r.violations) broken |= v.invariant == want;
+    if (!broken) return false;
   }
-  return false;
+  *out = std::move(r);
+  return true;
 }
 
-// The fewest requests (then the fewest in flight) that still break one of
-// the failing schedule's invariants with its seed. Not every smaller run is
+// The fewest requests (then the fewest in flight) that still break every
+// invariant the failing schedule broke, with its seed. Not every smaller run is
 // tried: requests grow by doubling until one fails, then bisect; in flight
 // from 1 up. Returns false when nothing smaller fails.
 Result<bool> Shrink(sim::Simulation& s, const TestOptions& o, const sim::ScheduleResult& failed,
@@ -191,10 +215,10 @@ int Test(const TestOptions& opts) {
                   2);
     }
   }
-  if (!opts.trace.empty()) {
+  for (const auto& [flag, path] : {std::pair{"--trace", opts.trace}, {"--history", opts.history}}) {
     std::error_code ec;
-    if (fs::is_directory(opts.trace, ec)) {
-      return Fail(Status::InvalidArgument("--trace " + opts.trace + ": is a folder"), 2);
+    if (!path.empty() && fs::is_directory(path, ec)) {
+      return Fail(Status::InvalidArgument(std::string(flag) + " " + path + ": is a folder"), 2);
     }
   }
   const std::string name = config->name;
@@ -216,9 +240,7 @@ int Test(const TestOptions& opts) {
       std::printf("\n");
       PrintTraceStats(*r);
     }
-    if (!opts.trace.empty()) {
-      if (Status s = WriteTrace(opts.trace, *r); !s.ok()) return Fail(s, 1);
-    }
+    if (Status s = WriteFiles(opts, *r); !s.ok()) return Fail(s, 1);
     return r->failed() ? 1 : 0;
   }
 
@@ -231,11 +253,13 @@ int Test(const TestOptions& opts) {
   const int64_t start = sched::MonotonicMillis();
   int64_t shown = start;
   uint64_t simulated = 0;
+  std::set<uint64_t> interleavings;  // distinct trace hashes
   for (uint64_t i = 0; i < opts.schedules; ++i) {
     const uint64_t seed = opts.seed + i;
     auto r = simulation.Run(Schedule(opts, seed));
     if (!r.ok()) return Fail(r.status(), 2);
     simulated += r->sent;
+    interleavings.insert(r->trace_hash);
     if (progress && sched::MonotonicMillis() - shown >= 500) {
       shown = sched::MonotonicMillis();
       std::fprintf(stderr, "\r  schedule %" PRIu64 " of %" PRIu64 " passed", i + 1, opts.schedules);
@@ -245,9 +269,11 @@ int Test(const TestOptions& opts) {
     std::printf("schedule %" PRIu64 " of %" PRIu64 ", seed %" PRIu64 ": FAILED\n", i + 1,
                 opts.schedules, seed);
     PrintFailure(opts, sc, *r, /*whole_trace=*/false);
-    if (!opts.trace.empty()) {
-      if (Status s = WriteTrace(opts.trace, *r); !s.ok()) return Fail(s, 1);
-      std::printf("trace written to %s\n", opts.trace.c_str());
+    if (Status s = WriteFiles(opts, *r); !s.ok()) return Fail(s, 1);
+    if (!opts.trace.empty()) std::printf("trace written to %s\n", opts.trace.c_str());
+    if (!opts.history.empty()) {
+      std::printf("history written to %s (edgelab check %s)\n", opts.history.c_str(),
+                  ShellWord(opts.history).c_str());
     }
     if (opts.shrink) {
       std::fflush(stdout);
@@ -261,6 +287,10 @@ int Test(const TestOptions& opts) {
                     "\n",
                     sc.requests, sc.concurrency, seed);
         PrintFailure(opts, sc, smaller, /*whole_trace=*/true);
+        if (!opts.trace.empty() || !opts.history.empty()) {
+          if (Status s = WriteFiles(opts, smaller); !s.ok()) return Fail(s, 1);
+          std::printf("--trace and --history now hold the shrunk run's\n");
+        }
       }
     }
     return 1;
@@ -274,6 +304,10 @@ int Test(const TestOptions& opts) {
   std::printf("passed: %" PRIu64 " of %" PRIu64 " schedules (seeds %" PRIu64 "..%" PRIu64 "): %s\n",
               opts.schedules, opts.schedules, opts.seed, opts.seed + opts.schedules - 1,
               held.c_str());
+  std::printf("%zu distinct interleavings (trace hashes)%s\n", interleavings.size(),
+              interleavings.size() == 1 && opts.schedules > 1
+                  ? ": every schedule ran the same way (nothing could interleave)"
+                  : "");
   std::printf("%" PRIu64 " requests simulated in %.2f s (%.0f requests/s)\n", simulated, secs,
               secs > 0 ? static_cast<double>(simulated) / secs : 0.0);
   return 0;

@@ -203,11 +203,13 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
                                            std::to_string(verify.status) + " \"" +
                                            Clip(verify.body, 60) + "\", not a number"};
       } else if (*value != static_cast<int64_t>(result.ok_2xx)) {
-        counter =
-            Violation{"counter", sc.verify_path + " is " + std::to_string(*value) + " after " +
-                                     std::to_string(result.ok_2xx) + " requests answered 2xx (" +
-                                     std::to_string(static_cast<int64_t>(result.ok_2xx) - *value) +
-                                     " increments lost)"};
+        const int64_t lost = static_cast<int64_t>(result.ok_2xx) - *value;
+        const std::string why =
+            lost > 0 ? std::to_string(lost) + (lost == 1 ? " increment lost" : " increments lost")
+                     : std::to_string(-lost) + " more than were answered";
+        counter = Violation{"counter", sc.verify_path + " is " + std::to_string(*value) +
+                                           " after " + std::to_string(result.ok_2xx) +
+                                           " requests answered 2xx (" + why + ")"};
       }
     }
   }
@@ -258,7 +260,8 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
   }
   if (Status s = history->Close(); !s.ok()) return s;
   if (sc.linearizable) {
-    Result<check::History> h = check::ParseHistory(history->TakeText());
+    result.history = history->TakeText();
+    Result<check::History> h = check::ParseHistory(result.history);
     if (!h.ok())
       return Status::Corruption("the recorded history does not parse: " + h.status().ToString());
     uint64_t polls = 0;
@@ -285,6 +288,7 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
       }
     }
     if (checked->verdict == check::Verdict::kNotLinearizable) {
+      detail += "\n(pN is request #N; events and lines are the history's: --history FILE)";
       result.violations.push_back({"linearizable", detail});
     }
   }

@@ -68,6 +68,7 @@ struct ScheduleResult {
   // trace order; empty when it passed.
   std::vector<std::string> focus;
   std::string race_report;  // the detector's first group, TSan-shaped; "" without one
+  std::string history;      // the recorded history (race/history.h); "" when not checked
   bool failed() const { return !violations.empty(); }
 };
 

@@ -51,9 +51,19 @@ std::string Etag(std::string_view etag) {
   return Quote(etag);
 }
 
+// "<class>/<id>" with the id cut to 8 characters: object ids are 64 hex
+// digits, and the class and a prefix tell the objects of one run apart.
+std::string ObjectName(std::string_view object) {
+  const size_t slash = object.find('/');
+  if (slash == std::string_view::npos || object.size() - slash - 1 <= 12) {
+    return std::string(object);
+  }
+  return std::string(object.substr(0, slash + 9)) + "...";
+}
+
 std::string Who(const race::RequestInfo& r) {
   std::string s = "#" + std::to_string(r.id);
-  if (!r.object.empty()) s += " [" + r.object + "]";
+  if (!r.object.empty()) s += " [" + ObjectName(r.object) + "]";
   return s;
 }
 
@@ -98,7 +108,9 @@ void Trace::Complete(const race::Op& op) {
       text += "list ";
       break;
   }
-  text += std::string(kv ? op.binding : op.space) + " " + Quote(op.key);
+  // A storage operation's object is the request's, named by Who.
+  if (kv) text += std::string(op.binding) + " ";
+  text += Quote(op.key);
   switch (op.kind) {
     case race::Op::Kind::kRead:
       if (op.outcome != race::Op::Outcome::kOk) {

@@ -10,7 +10,8 @@
 //       0.000 ms  #3  end 200
 //
 // #N is the request id the race reports use (object turns are requests too:
-// "#9 [CounterLock/lock-0]"). Etags of this store's form are shown by their
+// "#9 [CounterLock/daae36fd...]  storage get \"holder\" -> ...", the object's
+// id cut to 8 characters). Etags of this store's form are shown by their
 // sequence number ("e13"), others quoted. Values are quoted, escaped (\xNN
 // outside printable ASCII) and cut at 40 bytes.
 // Threading: one thread (the simulation's).
