@@ -141,6 +141,10 @@ HostOutcome ReadEntry(HostCall& c, Guest& g, std::string_view fn, int out_pairs,
   if (ns == nullptr) return g.Answer(kEInval);
   c.bytes += kKvReadCost;
   Observation o = ObserveKv(c, g.U32(0), ns, race::Op::Kind::kRead, key);
+  if (o.on()) {
+    o.op().strong = consistency == kv::Consistency::kStrong ||
+                    ns->consistency() == kv::Consistency::kStrong;
+  }
   o.Invoke();
   Result<kv::Entry> entry = ns->Get(c.ctx->sched(), key, consistency, c.ctx->location);
   if (o.on() && entry.ok()) {

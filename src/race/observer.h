@@ -79,6 +79,7 @@ struct Op {
   std::string_view key;                  // kList: the prefix
   const RequestInfo* request = nullptr;  // never null
   bool in_transaction = false;           // kObject: inside storage_txn_begin/commit
+  bool strong = false;  // KV reads: at the origin, past any location's cache (kv/locations.h)
 
   // Writes: what is written (empty for kDelete) and the precondition.
   std::string_view value;

@@ -279,6 +279,12 @@ TEST(SimulationTest, StrongReadsPassTheStaleReadScenario) {
   EXPECT_FALSE(LinearizabilityBrokenIn100Schedules(Example("flag"),
                                                    ExampleScenario("flag/strong-read.toml"), &why))
       << why;
+  // The trace says which reads went to the origin.
+  Simulation sim(Example("flag"), ExampleScenario("flag/strong-read.toml"));
+  const ScheduleResult r = RunOne(sim, 1);
+  std::string trace;
+  for (const std::string& line : r.trace) trace += line + "\n";
+  EXPECT_THAT(trace, HasSubstr("#3  kv get (strong) FLAG_KV \"flag\" -> \"1\" (e1)\n"));
 }
 
 TEST(SimulationTest, AStrongBindingPassesTheStaleReadScenario) {

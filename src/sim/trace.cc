@@ -96,7 +96,7 @@ void Trace::Complete(const race::Op& op) {
   text += kv ? "kv " : "storage ";
   switch (op.kind) {
     case race::Op::Kind::kRead:
-      text += "get ";
+      text += op.strong ? "get (strong) " : "get ";
       break;
     case race::Op::Kind::kWrite:
       text += "put ";

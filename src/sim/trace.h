@@ -9,7 +9,8 @@
 //       0.000 ms  #3  kv put EDGE_COUNTER_KV "global_counter" = "42" -> stored (e14)
 //       0.000 ms  #3  end 200
 //
-// #N is the request id the race reports use (object turns are requests too:
+// A read at the origin (kv_get_strong, or a strong binding) is "kv get
+// (strong)". #N is the request id the race reports use (object turns are requests too:
 // "#9 [CounterLock/daae36fd...]  storage get \"holder\" -> ...", the object's
 // id cut to 8 characters). Etags of this store's form are shown by their
 // sequence number ("e13"), others quoted. Values are quoted, escaped (\xNN
