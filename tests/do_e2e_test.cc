@@ -224,33 +224,6 @@ std::string ProbeConfig(const TempDir& dir, const ProbeOptions& o = {}) {
   return dir.Write("edge.toml", t.str());
 }
 
-// examples/<name>/edge.toml as shipped, with its module paths made absolute into the build under
-// test and each (regex, replacement) of `changes` applied; each must match, so the test notices
-// when the example's file changes under it.
-std::string ExampleConfig(const TempDir& dir, const std::string& name,
-                          const std::vector<std::pair<std::string, std::string>>& changes = {}) {
-  std::ifstream in(SourcePath("examples/" + name + "/edge.toml"));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string toml = text.str();
-  std::regex module_path(R"re("\.\./\.\./build/(examples/[a-z-]+\.wasm)")re");
-  std::string out;
-  auto last = toml.cbegin();
-  for (std::sregex_iterator it(toml.begin(), toml.end(), module_path), end; it != end; ++it) {
-    out.append(last, toml.cbegin() + it->position());
-    out += "\"" + BuildPath((*it)[1]) + "\"";
-    last = toml.cbegin() + it->position() + it->length();
-  }
-  out.append(last, toml.cend());
-  EXPECT_NE(out, toml) << name << ": no module path to rewrite";
-  for (const auto& [pattern, replacement] : changes) {
-    std::regex re(pattern);
-    EXPECT_TRUE(std::regex_search(out, re)) << name << "/edge.toml has no " << pattern;
-    out = std::regex_replace(out, re, replacement);
-  }
-  return dir.Write(name + ".toml", out);
-}
-
 std::pair<std::string, std::string> SetVar(const std::string& var, int value) {
   return {var + R"( = "\d+")", var + " = \"" + std::to_string(value) + "\""};
 }

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 extern char** environ;
 
@@ -248,6 +249,33 @@ std::string Encode(std::string_view s) {
     }
   }
   return out;
+}
+
+// examples/<name>/edge.toml as shipped, with its module paths made absolute into the build under
+// test and each (regex, replacement) of `changes` applied; each must match, so the test notices
+// when the example's file changes under it.
+std::string ExampleConfig(const TempDir& dir, const std::string& name,
+                          const std::vector<std::pair<std::string, std::string>>& changes) {
+  std::ifstream in(SourcePath("examples/" + name + "/edge.toml"));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string toml = text.str();
+  std::regex module_path(R"re("\.\./\.\./build/(examples/[a-z-]+\.wasm)")re");
+  std::string out;
+  auto last = toml.cbegin();
+  for (std::sregex_iterator it(toml.begin(), toml.end(), module_path), end; it != end; ++it) {
+    out.append(last, toml.cbegin() + it->position());
+    out += "\"" + BuildPath((*it)[1]) + "\"";
+    last = toml.cbegin() + it->position() + it->length();
+  }
+  out.append(last, toml.cend());
+  EXPECT_NE(out, toml) << name << ": no module path to rewrite";
+  for (const auto& [pattern, replacement] : changes) {
+    std::regex re(pattern);
+    EXPECT_TRUE(std::regex_search(out, re)) << name << "/edge.toml has no " << pattern;
+    out = std::regex_replace(out, re, replacement);
+  }
+  return dir.Write(name + ".toml", out);
 }
 
 }  // namespace edgelab::e2e

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace edgelab::e2e {
@@ -96,6 +97,13 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// examples/<name>/edge.toml as shipped, with its module paths made absolute
+// into the build under test and each (regex, replacement) of `changes`
+// applied; each must match, so a test notices when the example's file
+// changes under it. Written into `dir`; returns its path.
+std::string ExampleConfig(const TempDir& dir, const std::string& name,
+                          const std::vector<std::pair<std::string, std::string>>& changes = {});
 
 }  // namespace edgelab::e2e
 

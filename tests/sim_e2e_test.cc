@@ -16,33 +16,6 @@
 namespace edgelab::e2e {
 namespace {
 
-// examples/<name>/edge.toml as shipped, written to `dir` with its module paths made absolute
-// into the build under test and each (regex, replacement) of `changes` applied; each must
-// match, so the test notices when the example's file changes under it.
-std::string ExampleConfig(const TempDir& dir, const std::string& name,
-                          const std::vector<std::pair<std::string, std::string>>& changes = {}) {
-  std::ifstream in(SourcePath("examples/" + name + "/edge.toml"));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string toml = text.str();
-  std::regex module_path(R"re("\.\./\.\./build/(examples/[a-z-]+\.wasm)")re");
-  std::string out;
-  auto last = toml.cbegin();
-  for (std::sregex_iterator it(toml.begin(), toml.end(), module_path), end; it != end; ++it) {
-    out.append(last, toml.cbegin() + it->position());
-    out += "\"" + BuildPath((*it)[1]) + "\"";
-    last = toml.cbegin() + it->position() + it->length();
-  }
-  out.append(last, toml.cend());
-  EXPECT_NE(out, toml) << name << ": no module path to rewrite";
-  for (const auto& [pattern, replacement] : changes) {
-    std::regex re(pattern);
-    EXPECT_TRUE(std::regex_search(out, re)) << name << "/edge.toml has no " << pattern;
-    out = std::regex_replace(out, re, replacement);
-  }
-  return dir.Write(name + ".toml", out);
-}
-
 std::string Scenario(const std::string& rel) { return SourcePath("examples/" + rel); }
 
 bool Has(const std::string& text, const std::string& needle) {

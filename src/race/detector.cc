@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "race/escape.h"
 #include "race/recent.h"
 
 namespace edgelab::race {
@@ -205,25 +206,6 @@ Report MakeLostUpdate(const Op& op, const RequestInfo& request, const ReadRecord
 }
 
 // --- Text -------------------------------------------------------------------
-
-// Printable ASCII as is; quotes and backslashes escaped; every other byte as
-// \xNN, so a report never carries raw control bytes or broken UTF-8.
-std::string Escaped(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[5];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 std::string QuotedKey(std::string_view key) { return "\"" + Escaped(key) + "\""; }
 

@@ -1,8 +1,11 @@
 // sim/trace.cc: formats the trace lines (see trace.h).
 #include "sim/trace.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+
+#include "race/escape.h"
 
 namespace edgelab::sim {
 namespace {
@@ -16,24 +19,8 @@ std::string Time(int64_t ns) {
 }
 
 std::string Quote(std::string_view s) {
-  std::string out = "\"";
   const size_t n = std::min(s.size(), kValueBytes);
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
-      out += hex;
-    }
-  }
-  out += '"';
-  if (s.size() > n) out += "...";
-  return out;
+  return "\"" + race::Escaped(s.substr(0, n)) + "\"" + (s.size() > n ? "..." : "");
 }
 
 // kv/store.h's etags are "<8 hex>-<16 hex>": shown as "e" and the sequence.
