@@ -237,7 +237,7 @@ TEST(SimE2E, ABadScenarioExits2NamingFileLineAndKey) {
   const std::string bad = dir.Write("bad.toml", "requests = 3\n[[request]]\npth = \"/\"\n");
   ProcessRun r = RunEdgelab({"test", ExampleConfig(dir, "flag"), "--scenario", bad});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_TRUE(Has(r.err, bad + ":3:7: request.pth: unknown key")) << r.err;
+  EXPECT_TRUE(Has(r.err, bad + ":3:1: request.pth: unknown key")) << r.err;
 }
 
 TEST(SimE2E, AnUnknownLocationExits2NamingIt) {

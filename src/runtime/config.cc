@@ -2,8 +2,6 @@
 // keys and wrong types are errors that point at the line.
 #include "runtime/config.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -11,6 +9,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "runtime/toml_reader.h"
 
 namespace edgelab::runtime {
 namespace {
@@ -21,60 +21,9 @@ namespace fs = std::filesystem;
 // cache and costs every write one random draw.
 constexpr size_t kMaxLocations = 1000;
 
-class Parser {
+class Parser : public TomlReader {
  public:
-  explicit Parser(std::string path) : path_(std::move(path)) {}
-
-  // "<file>:<line>:<col>: <key>: <msg>"
-  Status Error(const toml::node* node, std::string_view key, std::string_view msg) const {
-    return Error(node != nullptr ? &node->source() : nullptr, key, msg);
-  }
-  Status Error(const toml::source_region* where, std::string_view key, std::string_view msg) const {
-    std::ostringstream out;
-    out << path_;
-    if (where != nullptr && where->begin) {
-      out << ":" << where->begin.line << ":" << where->begin.column;
-    }
-    out << ": " << key << ": " << msg;
-    return Status::InvalidArgument(out.str());
-  }
-
-  // Fails on any key of `table` not in `known`.
-  Status OnlyKnownKeys(const toml::table& table, std::string_view where,
-                       const std::set<std::string_view>& known) const {
-    for (const auto& [k, unused] : table) {
-      if (known.count(k.str()) == 0) {
-        std::string all;
-        for (auto name : known) all += (all.empty() ? "" : ", ") + std::string(name);
-        return Error(&k.source(), std::string(where) + std::string(k.str()),
-                     "unknown key (known here: " + all + ")");
-      }
-    }
-    return Status::OK();
-  }
-
-  Status String(const toml::table& t, std::string_view key, std::string_view where,
-                std::string* out) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return Status::OK();
-    if (!n->is_string()) return Error(n, std::string(where) + std::string(key), "must be a string");
-    *out = **n->as_string();
-    return Status::OK();
-  }
-
-  Status Uint(const toml::table& t, std::string_view key, std::string_view where, uint32_t lo,
-              uint32_t hi, uint32_t* out) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return Status::OK();
-    std::string full = std::string(where) + std::string(key);
-    if (!n->is_integer()) return Error(n, full, "must be an integer");
-    int64_t v = **n->as_integer();
-    if (v < lo || v > hi) {
-      return Error(n, full, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    *out = static_cast<uint32_t>(v);
-    return Status::OK();
-  }
+  using TomlReader::TomlReader;
 
   Status Number(const toml::table& t, std::string_view key, std::string_view where,
                 double* out) const {
@@ -105,9 +54,6 @@ class Parser {
   Status Vars(const toml::table& root, Config* c) const;
   Status DurableObjects(const toml::table& root, Config* c) const;
   Status ObjectBindings(const toml::table& dos, Config* c) const;
-
- private:
-  std::string path_;
 };
 
 // A sub-table at `key`, or null when absent; an error when not a table.
@@ -403,15 +349,7 @@ Status Parser::ObjectBindings(const toml::table& dos, Config* c) const {
 }  // namespace
 
 Result<Config> ParseConfig(const std::string& path, std::string_view text) {
-  // Debian's toml++ is built with exceptions: parse errors throw, and stop here.
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
-                                   std::to_string(e.source().begin.column) + ": " +
-                                   std::string(e.description()));
-  }
+  EDGELAB_ASSIGN_OR_RETURN(toml::table root, TomlReader::Parse(path, text));
   Config c;
   c.path = path;
   c.dir = fs::path(path).parent_path().string();

@@ -2,76 +2,21 @@
 // edge.toml: unknown keys and wrong types are errors naming the line.
 #include "sim/scenario.h"
 
-#include <toml++/toml.h>
-
 #include <fstream>
-#include <set>
 #include <sstream>
+
+#include "runtime/toml_reader.h"
 
 namespace edgelab::sim {
 namespace {
 
-class Parser {
+class Parser : public runtime::TomlReader {
  public:
-  explicit Parser(std::string path) : path_(std::move(path)) {}
-
-  Status Error(const toml::node* n, std::string_view key, std::string_view msg) const {
-    std::ostringstream out;
-    out << path_;
-    if (n != nullptr && n->source().begin) {
-      out << ":" << n->source().begin.line << ":" << n->source().begin.column;
-    }
-    out << ": " << key << ": " << msg;
-    return Status::InvalidArgument(out.str());
-  }
-
-  Status Known(const toml::table& t, std::string_view where,
-               const std::set<std::string_view>& known) const {
-    for (const auto& [k, v] : t) {
-      if (known.count(k.str()) == 0) {
-        std::string all;
-        for (auto name : known) all += (all.empty() ? "" : ", ") + std::string(name);
-        return Error(&v, std::string(where) + std::string(k.str()),
-                     "unknown key (known here: " + all + ")");
-      }
-    }
-    return Status::OK();
-  }
-
-  Status String(const toml::table& t, std::string_view key, std::string_view where,
-                std::string* out) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return Status::OK();
-    if (!n->is_string()) return Error(n, std::string(where) + std::string(key), "must be a string");
-    *out = **n->as_string();
-    return Status::OK();
-  }
-
-  Status Int(const toml::table& t, std::string_view key, std::string_view where, int64_t lo,
-             int64_t hi, int64_t* out) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return Status::OK();
-    const std::string full = std::string(where) + std::string(key);
-    if (!n->is_integer()) return Error(n, full, "must be an integer");
-    const int64_t v = **n->as_integer();
-    if (v < lo || v > hi) {
-      return Error(n, full, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    *out = v;
-    return Status::OK();
-  }
-
-  Status Bool(const toml::table& t, std::string_view key, bool* out) const {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return Status::OK();
-    if (!n->is_boolean()) return Error(n, key, "must be true or false");
-    *out = **n->as_boolean();
-    return Status::OK();
-  }
+  using TomlReader::TomlReader;
 
   Status Parse(const toml::table& root, Scenario* s) const {
-    EDGELAB_RETURN_IF_ERROR(
-        Known(root, "", {"requests", "concurrency", "verify", "races", "linearizable", "request"}));
+    EDGELAB_RETURN_IF_ERROR(OnlyKnownKeys(
+        root, "", {"requests", "concurrency", "verify", "races", "linearizable", "request"}));
     int64_t v = static_cast<int64_t>(s->requests);
     EDGELAB_RETURN_IF_ERROR(Int(root, "requests", "", 1, 1'000'000'000, &v));
     s->requests = static_cast<uint64_t>(v);
@@ -82,8 +27,8 @@ class Parser {
     if (!s->verify_path.empty() && s->verify_path[0] != '/') {
       return Error(root.get("verify"), "verify", "must be a path starting with /");
     }
-    EDGELAB_RETURN_IF_ERROR(Bool(root, "races", &s->races));
-    EDGELAB_RETURN_IF_ERROR(Bool(root, "linearizable", &s->linearizable));
+    EDGELAB_RETURN_IF_ERROR(Bool(root, "races", "", &s->races));
+    EDGELAB_RETURN_IF_ERROR(Bool(root, "linearizable", "", &s->linearizable));
     const toml::node* n = root.get("request");
     if (n == nullptr) return Status::OK();
     if (!n->is_array_of_tables() || n->as_array()->empty()) {
@@ -93,7 +38,7 @@ class Parser {
     for (const toml::node& item : *n->as_array()) {
       const toml::table& t = *item.as_table();
       EDGELAB_RETURN_IF_ERROR(
-          Known(t, "request.", {"method", "path", "body", "location", "weight"}));
+          OnlyKnownKeys(t, "request.", {"method", "path", "body", "location", "weight"}));
       RequestTemplate r;
       EDGELAB_RETURN_IF_ERROR(String(t, "method", "request.", &r.method));
       EDGELAB_RETURN_IF_ERROR(String(t, "path", "request.", &r.path));
@@ -129,15 +74,7 @@ const RequestTemplate& Scenario::Pick(uint64_t i) const {
 }
 
 Result<Scenario> ParseScenario(const std::string& path, std::string_view text) {
-  // Debian's toml++ is built with exceptions: parse errors throw.
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ":" +
-                                   std::to_string(e.source().begin.column) + ": " +
-                                   std::string(e.description()));
-  }
+  EDGELAB_ASSIGN_OR_RETURN(toml::table root, runtime::TomlReader::Parse(path, text));
   Scenario s;
   EDGELAB_RETURN_IF_ERROR(Parser(path).Parse(root, &s));
   return s;

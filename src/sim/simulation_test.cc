@@ -482,9 +482,9 @@ TEST_P(BadScenarioTest, IsAnErrorNamingFileLineColumnAndKey) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadScenarioTest,
     ::testing::Values(
-        BadScenario{"requests = 3\ncolour = 1\n", "bad.toml:2:10: colour: ", "unknown key"},
+        BadScenario{"requests = 3\ncolour = 1\n", "bad.toml:2:1: colour: ", "unknown key"},
         BadScenario{"[[request]]\npath = \"/\"\nlocaton = \"ams\"\n",
-                    "bad.toml:3:11: request.locaton: ", "unknown key (known here: body, "},
+                    "bad.toml:3:1: request.locaton: ", "unknown key (known here: body, "},
         BadScenario{"requests = \"3\"\n", "bad.toml:1:12: requests: ", "must be an integer"},
         BadScenario{"requests = 0\n", "bad.toml:1:12: requests: ", "must be in 1.."},
         BadScenario{"concurrency = 100001\n", "bad.toml:1:15: concurrency: ", "must be in 1.."},
