@@ -74,7 +74,7 @@ std::string CommandLine(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace edgelab::cli;  // NOLINT: wiring
-  CLI::App app{"edgelab: serve, bench, race-check and check stateful Wasm edge functions"};
+  CLI::App app{"edgelab: serve, bench, race-check, check and simulate stateful Wasm edge functions"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgelab 0.1.0");
   app.footer(
@@ -237,15 +237,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
   t->add_option("--seed", test.seed, "Seed of the first schedule")->capture_default_str();
-  t->add_option("--strategy", test.strategy,
+  std::string strategy = "random";
+  t->add_option("--strategy", strategy,
                 "random (uniform choice at every wait) or pct (priorities with --pct-depth - 1 "
                 "change points)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, edgelab::sched::SimOptions::Strategy>{
-              {"random", edgelab::sched::SimOptions::Strategy::kRandom},
-              {"pct", edgelab::sched::SimOptions::Strategy::kPct}},
-          CLI::ignore_case))
-      ->default_str("random");
+      ->capture_default_str()
+      ->transform(CLI::IsMember({"random", "pct"}, CLI::ignore_case));
   t->add_option("--pct-depth", test.pct_depth, "PCT's bug depth d")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -275,6 +272,8 @@ int main(int argc, char** argv) {
   }
   if (k->parsed()) return Check(check);
   if (t->parsed()) {
+    test.strategy = strategy == "pct" ? edgelab::sched::SimOptions::Strategy::kPct
+                                      : edgelab::sched::SimOptions::Strategy::kRandom;
     std::error_code ec;
     if (std::filesystem::is_directory(test.config, ec)) {
       test.config = (std::filesystem::path(test.config) / "edge.toml").string();
