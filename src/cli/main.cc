@@ -74,7 +74,8 @@ std::string CommandLine(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace edgelab::cli;  // NOLINT: wiring
-  CLI::App app{"edgelab: serve, bench, race-check, check and simulate stateful Wasm edge functions"};
+  CLI::App app{
+      "edgelab: serve, bench, race-check, check and simulate stateful Wasm edge functions"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgelab 0.1.0");
   app.footer(
