@@ -204,6 +204,10 @@ struct SeedShard {
   const char* example;
   uint64_t first_seed;
 };
+// CTest lists a parameter by its printed value: the example and its seeds.
+void PrintTo(const SeedShard& s, std::ostream* os) {
+  *os << s.example << " from seed " << s.first_seed;
+}
 constexpr uint64_t kShardSeeds = 250;
 
 class FixedCounterTest : public ::testing::TestWithParam<SeedShard> {};
@@ -468,6 +472,7 @@ struct BadScenario {
   const char* prefix;
   const char* says;
 };
+void PrintTo(const BadScenario& b, std::ostream* os) { *os << b.prefix; }
 
 class BadScenarioTest : public ::testing::TestWithParam<BadScenario> {};
 
