@@ -41,10 +41,10 @@ std::string ClassNamespace::IdFromName(std::string_view name) const {
 
 std::string ClassNamespace::NewUniqueId(abi::Context& caller) const {
   // From OpenSSL's CSPRNG, not the scheduler's generator: a guest sees that
-  // one's output (`random`) and could predict other users' ids from it.
-  // (Under a seeded simulation the ids will need to come from the seed.)
+  // one's output (`random`) and could predict other users' ids from it. Under
+  // a seeded simulation from the seed, so the run replays (nobody to guess).
   uint8_t bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+  if (caller.sched().seeded() || RAND_bytes(bytes, sizeof bytes) != 1) {
     for (size_t i = 0; i < sizeof bytes; i += 8) {  // no entropy source: still unique
       uint64_t r = caller.sched().Random();
       for (size_t j = 0; j < 8; ++j) bytes[i + j] = static_cast<uint8_t>(r >> (8 * j));

@@ -43,6 +43,10 @@ class Scheduler : public Clock {
   // 64 random bits. The real scheduler seeds from the OS; a virtual one from
   // its seed, so every random choice in the runtime replays.
   virtual uint64_t Random() = 0;
+  // True for a simulated scheduler: then every random choice, even one that
+  // would otherwise come from a cryptographic source (a Durable Object's
+  // unique id), must come from Random(), or the run does not replay.
+  virtual bool seeded() const { return false; }
 
   // Starts `fn` on a new fiber. It begins running after the caller waits or
   // returns to the loop, never inside this call.

@@ -74,6 +74,7 @@ class SimScheduler final : public Scheduler {
   // From a generator seeded with options.seed (a stream apart from the
   // strategy's own draws).
   uint64_t Random() override;
+  bool seeded() const override { return true; }
   void Spawn(std::function<void()> fn) override;
   void Post(std::function<void()> fn) override;
   void SleepUntil(int64_t deadline_micros) override;

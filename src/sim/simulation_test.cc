@@ -341,6 +341,24 @@ Scenario TakeTwice(const std::string& path, uint32_t after_ms) {
   return s;
 }
 
+// A Durable Object id from NewUniqueId() is drawn from the seed in a
+// simulation: the same seed names the same objects (in serve it comes from
+// OpenSSL's generator, where nobody could replay it anyway).
+TEST(SimulationTest, UniqueObjectIdsComeFromTheSeed) {
+  Scenario s;
+  s.requests = 3;
+  s.concurrency = 3;
+  s.mix[0].path = "/unique";
+  Simulation sim(LeaseProbe(50), s);
+  const ScheduleResult first = RunOne(sim, 7);
+  ASSERT_FALSE(first.failed()) << Describe(first);
+  ASSERT_EQ(first.ok_2xx, 3u) << Describe(first);
+  const ScheduleResult again = RunOne(sim, 7);
+  EXPECT_EQ(again.trace, first.trace);
+  EXPECT_EQ(again.trace_hash, first.trace_hash);
+  EXPECT_NE(RunOne(sim, 8).trace, first.trace);
+}
+
 constexpr int64_t kMinuteUs = 60'000'000;
 
 TEST(SimulationTest, AKvLeaseOfAMinuteExpiresInVirtualTime) {

@@ -11,6 +11,9 @@
 //                               (an unexpired lease), or "taken" when the create-only put lost
 //   /lock?owner=O[&after_ms=N]  sleeps N ms, then acquires CounterLock "lease": 200 "O" when it
 //                               answered true, 409 "held" when false
+//   /unique                     acquires CounterLock objects by NewUniqueId() for owner "u"
+//                               (twice, two objects): 200 "u"; for the simulation's proof that
+//                               unique ids come from the seed
 //   a failed KV or object call is 500 naming the error; another path 404.
 #include <charconv>
 #include <cstdint>
@@ -65,7 +68,21 @@ Response TakeLock(const std::string& owner) {
   return Response::Text(owner);
 }
 
+Response TakeUnique() {
+  static const std::optional<edgelab::DurableObjectNamespace> locks =
+      edgelab::DurableObjectNamespace::Open("LOCK");
+  if (!locks) return Response::Text("edge.toml binds no LOCK", 500);
+  for (int i = 0; i < 2; ++i) {
+    edgelab::StubResponse r =
+        locks->Get(locks->NewUniqueId()).Fetch("/acquire?owner=u", {.method = "POST"});
+    if (r.error != edgelab::Error::kNone) return Fail("lock", r.error);
+    if (r.status != 200 || r.body != "true") return Response::Text("not granted", 500);
+  }
+  return Response::Text("u");
+}
+
 Response Handle(const edgelab::Request& req) {
+  if (req.path() == "/unique") return TakeUnique();
   if (req.path() != "/kv" && req.path() != "/lock") return Response::Text("not found", 404);
   std::optional<std::string> owner = req.query("owner");
   std::optional<uint32_t> after_ms = AfterMs(req);
