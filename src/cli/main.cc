@@ -7,6 +7,7 @@
 
 #include "bench/cost.h"
 #include "cli/commands.h"
+#include "sim/scenario.h"
 
 namespace edgelab::cli {
 
@@ -228,8 +229,9 @@ int main(int argc, char** argv) {
                 "concurrency, verify, races, linearizable");
   t->add_option("-n,--requests", test.requests, "Requests per schedule (default 100)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
-  t->add_option("-c,--concurrency", test.concurrency, "Requests in flight (default 10)")
-      ->check(CLI::Range(1u, 100'000u));
+  t->add_option("-c,--concurrency", test.concurrency,
+                "Requests in flight (default 10; at most 10,000: each holds a fiber stack)")
+      ->check(CLI::Range(1u, edgelab::sim::kMaxConcurrency));
   t->add_option("--verify", test.verify,
                 "Path (e.g. /value) whose number must equal the requests answered 2xx");
   t->add_flag("--no-race", test.no_race, "Do not fail on race reports");

@@ -145,6 +145,7 @@ Result<bool> Shrink(sim::Simulation& s, const TestOptions& o, const sim::Schedul
   const uint64_t n = sc.requests;
   const uint32_t c = sc.concurrency;
   uint64_t pass = 0, fail = n;
+  bool found = false;  // a smaller run failed: *best holds it
   sim::ScheduleResult r;
   for (uint64_t k = 1; k < n; k *= 2) {
     sc.requests = k;
@@ -153,6 +154,7 @@ Result<bool> Shrink(sim::Simulation& s, const TestOptions& o, const sim::Schedul
     if (fails) {
       fail = k;
       *best = r;
+      found = true;
       break;
     }
     pass = k;
@@ -165,6 +167,7 @@ Result<bool> Shrink(sim::Simulation& s, const TestOptions& o, const sim::Schedul
     if (fails) {
       fail = mid;
       *best = r;
+      found = true;
     } else {
       pass = mid;
     }
@@ -177,11 +180,12 @@ Result<bool> Shrink(sim::Simulation& s, const TestOptions& o, const sim::Schedul
     EDGELAB_ASSIGN_OR_RETURN(bool fails, FailsAgain(s, o, failed.seed, invariants, &r));
     if (fails) {
       *best = r;
+      found = true;
       break;
     }
     sc.concurrency = was;
   }
-  return fail < n || sc.concurrency < c;
+  return found;
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ class Parser : public runtime::TomlReader {
     EDGELAB_RETURN_IF_ERROR(Int(root, "requests", "", 1, 1'000'000'000, &v));
     s->requests = static_cast<uint64_t>(v);
     v = s->concurrency;
-    EDGELAB_RETURN_IF_ERROR(Int(root, "concurrency", "", 1, 100'000, &v));
+    EDGELAB_RETURN_IF_ERROR(Int(root, "concurrency", "", 1, kMaxConcurrency, &v));
     s->concurrency = static_cast<uint32_t>(v);
     EDGELAB_RETURN_IF_ERROR(String(root, "verify", "", &s->verify_path));
     if (!s->verify_path.empty() && s->verify_path[0] != '/') {

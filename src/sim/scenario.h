@@ -3,7 +3,7 @@
 // (`edgelab test -n -c --verify`) or a scenario file:
 //
 //   requests = 3          # how many to send (default 100)
-//   concurrency = 1       # in flight at once (default 10)
+//   concurrency = 1       # in flight at once (default 10; at most 10,000)
 //   verify = "/value"     # the counter invariant's path (default: none)
 //   races = true          # the race detector must stay silent (default true)
 //   linearizable = true   # the recorded history must be linearizable (default true)
@@ -29,6 +29,10 @@
 #include "base/status.h"
 
 namespace edgelab::sim {
+
+// Requests in flight at most: each holds a fiber stack (two memory mappings,
+// and Linux allows ~65,000 a process).
+inline constexpr uint32_t kMaxConcurrency = 10'000;
 
 struct RequestTemplate {
   std::string method = "GET";
