@@ -15,11 +15,10 @@
 // Limits, enforced per call:
 //   CPU: Load rewrites the module to charge fuel at every function entry and
 //        loop head: the instructions of that region, counted up front (both
-//        arms of an `if`, nested blocks; a nested loop charges for itself;
-//        a small loop-free leaf function it calls is charged here instead of
-//        at its own entry), plus the check's own, so fuel is an upper bound
-//        on instructions run (details in rewrite.h). Bulk memory and table
-//        operations (memory.fill/copy/init, table.fill/copy/init) also charge for their
+//        arms of an `if`, nested blocks; a nested loop charges for itself),
+//        plus the check's own, so fuel is an upper bound on instructions run
+//        (details in rewrite.h). Bulk memory and table operations
+//        (memory.fill/copy/init, table.fill/copy/init) also charge for their
 //        length, and so does every host call that returns, for the bytes it
 //        moved and a fixed cost (kBytesPerFuel, kHostCallFuel). The charge
 //        comes after the work, so one host call can overrun the limit by its

@@ -19,7 +19,6 @@
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -34,8 +33,6 @@
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"
-#include "wabt/interp/binary-reader-interp.h"
-#include "wabt/interp/interp.h"
 #include "wabt/ir.h"
 #include "wabt/resolve-names.h"
 #include "wabt/stream.h"
@@ -481,191 +478,6 @@ TEST_F(EngineTest, BulkMemoryOperationsPayForTheirLength) {
   limits.fuel = 1'000'000;  // 1,000 fills of 1 MiB cost 16 M fuel
   auto iso = MustInstantiate(m, limits);
   EXPECT_EQ(iso->Call("fetch", &ctx_).kind, Kind::kOutOfFuel);
-}
-
-// ---- Fuel: leaf functions (rewrite.h, 1) ----
-
-// $inc is a leaf: no loop, no call, not exported, not in a table. It has no
-// check of its own; each call site charges its 3 instructions and its return.
-constexpr char kLeaves[] = R"((module
-  (memory (export "memory") 1)
-  (type $t (func))
-  (table 1 funcref) (elem (i32.const 0) $in_table)
-  (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
-  (func $inc2 (param i32) (result i32) (call $inc (call $inc (local.get 0))))
-  (func $in_table (nop))
-  (func $exported (export "exported") (nop))
-  (func $ping (param i32)
-    (if (local.get 0) (then (call $pong (i32.sub (local.get 0) (i32.const 1))))))
-  (func $pong (param i32) (call $ping (local.get 0)))
-  (func (export "once") (drop (call $inc (i32.const 1))))
-  (func (export "nested") (drop (call $inc2 (i32.const 1))))
-  (func (export "untaken") (if (i32.const 0) (then (drop (call $inc (i32.const 1))))))
-  (func (export "via_export") (call $exported))
-  (func (export "via_table") (call_indirect (type $t) (i32.const 0)))
-  (func $spin (export "spin") (loop $l (drop (call $inc (i32.const 1))) (br $l)))
-  (func (export "ping_pong") (call $ping (i32.const 1000000000)))
-  (func (export "fetch"))))";
-
-// What a leaf adds to its caller's region per call: its instructions plus
-// its return (rewrite.cc, kLeafReturnCost).
-constexpr uint64_t kIncCost = 3 + 2;
-
-TEST_F(EngineTest, ALeafIsChargedAtItsCallSiteWithoutACheckOfItsOwn) {
-  auto m = MustLoad(kLeaves);
-  auto iso = MustInstantiate(m);
-  // i32.const, call, drop, plus the check's 8, plus $inc.
-  EXPECT_EQ(iso->Call("once", &ctx_).fuel_used, 3u + 8u + kIncCost);
-  // $inc2 is a leaf too (it calls only a leaf): two calls of $inc, its own
-  // local.get and two calls, its return.
-  EXPECT_EQ(iso->Call("nested", &ctx_).fuel_used, 3u + 8u + (3u + 2u + 2u * kIncCost));
-}
-
-TEST_F(EngineTest, ALeafCallSiteIsChargedEvenWhenNotReached) {
-  // The region's check runs before the branch is known: the charge is an
-  // upper bound, as for both arms of an `if`.
-  auto m = MustLoad(kLeaves);
-  auto iso = MustInstantiate(m);
-  // i32.const, if, i32.const, call, drop, plus 8, plus $inc.
-  EXPECT_EQ(iso->Call("untaken", &ctx_).fuel_used, 5u + 8u + kIncCost);
-}
-
-TEST_F(EngineTest, FunctionsReachableOtherThanByADirectCallKeepTheirChecks) {
-  auto m = MustLoad(kLeaves);
-  auto iso = MustInstantiate(m);
-  // Exported (the host may call it directly): call, plus 8; then nop, plus 8.
-  EXPECT_EQ(iso->Call("via_export", &ctx_).fuel_used, 1u + 8u + 1u + 8u);
-  EXPECT_EQ(iso->Call("exported", &ctx_).fuel_used, 1u + 8u);
-  // In a table: i32.const, call_indirect, plus 8; then nop, plus 8.
-  EXPECT_EQ(iso->Call("via_table", &ctx_).fuel_used, 2u + 8u + 1u + 8u);
-}
-
-TEST_F(EngineTest, ARunawayLoopOfLeafCallsStillRunsOutOfFuel) {
-  auto m = MustLoad(kLeaves);
-  Limits limits;
-  limits.fuel = 100'000;
-  auto iso = MustInstantiate(m, limits);
-  CallOutcome out = iso->Call("spin", &ctx_);
-  EXPECT_EQ(out.kind, Kind::kOutOfFuel);
-  EXPECT_EQ(out.function, "spin");
-  EXPECT_EQ(out.fuel_used, limits.fuel);
-}
-
-TEST_F(EngineTest, RecursionWithoutLoopsKeepsItsChecks) {
-  // $ping and $pong would each be leaves but for calling each other: a cycle
-  // never qualifies, so the recursion pays at every entry and stops.
-  auto m = MustLoad(kLeaves);
-  Limits limits;
-  limits.fuel = 10'000;
-  auto iso = MustInstantiate(m, limits);
-  CallOutcome out = iso->Call("ping_pong", &ctx_);
-  EXPECT_EQ(out.kind, Kind::kOutOfFuel);
-  EXPECT_EQ(out.fuel_used, limits.fuel);
-}
-
-TEST_F(EngineTest, ALoopFreeFunctionTooBigForALeafKeepsItsCheck) {
-  // 70 nops: past the 64 a leaf may cost.
-  std::string wat = R"((module (memory (export "memory") 1) (func $big)";
-  for (int i = 0; i < 70; ++i) wat += " nop";
-  wat += R"() (func (export "fetch") (call $big))))";
-  auto m = MustLoad(wat);
-  auto iso = MustInstantiate(m);
-  // call, plus 8; then 70 nops, plus 8.
-  EXPECT_EQ(iso->Call("fetch", &ctx_).fuel_used, 1u + 8u + 70u + 8u);
-}
-
-// Counts the wasm instructions wabt's interpreter runs: one trace line each
-// ("#<depth>. <pc>: V:<n>| <op> ..."), less the bookkeeping its lowering adds
-// (drop_keep and return at a function's end, alloca for locals, catch_drop),
-// which stand for no wasm instruction and which fuel does not promise to count.
-class InstructionCounter : public wabt::Stream {
- public:
-  uint64_t count = 0;
-
- private:
-  wabt::Result WriteDataImpl(size_t, const void* data, size_t size) override {
-    const std::string_view line(static_cast<const char*>(data), size);
-    if (line.empty() || line[0] != '#') return wabt::Result::Ok;
-    const size_t bar = line.find("| ");
-    const std::string_view op = line.substr(bar + 2, line.find_first_of(" \n", bar + 2) - bar - 2);
-    if (op != "drop_keep" && op != "return" && op != "alloca" && op != "catch_drop") ++count;
-    return wabt::Result::Ok;
-  }
-  wabt::Result MoveDataImpl(size_t, size_t, size_t) override { return wabt::Result::Ok; }
-  wabt::Result TruncateImpl(size_t) override { return wabt::Result::Ok; }
-};
-
-// Rewrites `wat` (no imports), runs export `name` on the interpreter with a
-// trace and returns {instructions run, fuel charged}.
-std::pair<uint64_t, uint64_t> InstructionsAndFuel(const std::string& wat, const char* name) {
-  namespace interp = wabt::interp;
-  auto ir = ReadIr(Wat(wat));
-  const RewriteResult rw = RewriteForLimits(ir.get());
-  wabt::MemoryStream binary;
-  EXPECT_TRUE(
-      wabt::Succeeded(wabt::WriteBinaryModule(&binary, ir.get(), wabt::WriteBinaryOptions())));
-  const std::vector<uint8_t>& bytes = binary.output_buffer().data;
-  interp::ModuleDesc desc;
-  wabt::Errors errors;
-  wabt::ReadBinaryOptions options(wabt::Features(), nullptr, false, true, false);
-  EXPECT_TRUE(wabt::Succeeded(
-      interp::ReadBinaryInterp("t.wasm", bytes.data(), bytes.size(), options, &errors, &desc)))
-      << ErrorText(errors);
-  interp::Store store;
-  interp::Module::Ptr mod = interp::Module::New(store, desc);
-  interp::Trap::Ptr trap;
-  interp::Instance::Ptr inst = interp::Instance::Instantiate(store, mod.ref(), {}, &trap);
-  EXPECT_TRUE(inst);
-  if (!inst) return {0, 0};
-  interp::Global::Ptr fuel = store.UnsafeGet<interp::Global>(inst->globals().at(rw.fuel_global));
-  const int64_t budget = int64_t{1} << 40;
-  fuel->UnsafeSet(interp::Value::Make(budget));
-  interp::Func::Ptr func;
-  for (size_t i = 0; i < desc.exports.size(); ++i) {
-    if (desc.exports[i].type.name == name) func = store.UnsafeGet<interp::Func>(inst->exports()[i]);
-  }
-  EXPECT_TRUE(func) << name;
-  if (!func) return {0, 0};
-  InstructionCounter counter;
-  interp::Thread thread(store, &counter);
-  interp::Values results;
-  EXPECT_TRUE(wabt::Succeeded(func->Call(thread, {}, results, &trap)))
-      << (trap ? trap->message() : "");
-  return {counter.count, static_cast<uint64_t>(budget - fuel->UnsafeGet<int64_t>())};
-}
-
-TEST(FuelBoundTest, FuelIsAnUpperBoundOnTheWasmInstructionsRun) {
-  // Leaves calling leaves, branches, a br_table, leaf calls in a loop, bulk
-  // memory, and functions that keep their checks.
-  const std::string wat = R"((module
-    (memory (export "memory") 1)
-    (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
-    (func $pick (param i32) (result i32)
-      (if (result i32) (local.get 0) (then (call $inc (local.get 0))) (else (i32.const 7))))
-    (func $switch (param i32) (result i32) (local i32)
-      (block $a (block $b (br_table $a $b (local.get 0))) (local.set 1 (i32.const 5)))
-      (i32.add (local.get 1) (call $pick (local.get 0))))
-    (func $empty)
-    (func $fill (memory.fill (i32.const 0) (i32.const 0) (i32.const 100)))
-    (func $looping (param i32) (result i32) (local i32)
-      (loop $l
-        (local.set 1 (call $switch (local.get 1)))
-        (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
-      (local.get 1))
-    (func (export "run") (local $i i32)
-      (drop (call $switch (i32.const 0)))
-      (drop (call $switch (i32.const 1)))
-      (call $empty)
-      (call $fill)
-      (loop $l
-        (drop (call $pick (local.get $i)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))
-      (drop (call $looping (i32.const 50))))
-    (func (export "fetch"))))";
-  const auto [instructions, fuel] = InstructionsAndFuel(wat, "run");
-  EXPECT_GT(instructions, 300u);
-  EXPECT_LE(instructions, fuel);
 }
 
 // ---- Fuel: work inside host calls ----

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <memory>
 #include <utility>
-#include <vector>
 
 #include "engine/engine.h"
 #include "wabt/cast.h"
@@ -35,16 +34,6 @@ constexpr int kTableElemsPerFuelShift = 2;
 // `for (;;);`, the classic runaway) would cost 1 per iteration while running
 // 9 instructions, and outlive its CPU limit ninefold.
 constexpr uint64_t kCheckCost = 8;
-// The most instructions a leaf may run per call (rewrite.h, 1): more, and it
-// keeps its own check. A leaf is charged at every call site of a region that
-// passes, reached or not, so the bound limits that overcharge per call site
-// (a check saves 8 instructions per call; 64 keeps the overcharge of a site
-// not taken within ~8 checks' worth).
-constexpr uint64_t kMaxLeafCost = 64;
-// What a call adds beyond the callee's body: the interpreter ends a function
-// with a drop_keep (of its params and locals) and a return. A checked
-// function's check is charged 8 and runs 8, which covers them; a leaf has none.
-constexpr uint64_t kLeafReturnCost = 2;
 
 Var IndexVar(Index index) { return Var(index, Location()); }
 
@@ -107,7 +96,9 @@ class Rewriter {
     const Index first_internal = static_cast<Index>(m_->funcs.size());
     r.first_internal_func = first_internal;
     AppendHelpers();
-    MeterFunctions(m_->num_func_imports, first_internal, r.start_func);
+    for (Index i = m_->num_func_imports; i < first_internal; ++i) {
+      MeterRegion(&m_->funcs[i]->exprs);
+    }
     return r;
   }
 
@@ -191,158 +182,11 @@ class Rewriter {
     return c;
   }
 
-  // What Scan finds in a function body.
-  struct Shape {
-    bool candidate = true;       // no loop, no indirect call, no exception handling
-    std::vector<Index> callees;  // defined functions it calls directly (with repeats)
-  };
-
-  // Meters the defined functions [begin, end): leaves first, callees before
-  // callers (Kahn's order on the call graph of leaf candidates), so that a
-  // leaf's cost is known wherever it is called; then every other function
-  // with its own check. A leaf (rewrite.h, 1) is a candidate that is not
-  // exported, not in a table or a ref.func, not the start function, calls
-  // only imports and leaves, and costs at most kMaxLeafCost. A cycle of
-  // candidates never becomes ready, so recursion always keeps its checks.
-  void MeterFunctions(Index begin, Index end, std::optional<uint32_t> start) {
-    begin_ = begin;
-    end_ = end;
-    const size_t n = end - begin;
-    std::vector<Shape> shapes(n);
-    for (size_t i = 0; i < n; ++i) Scan(m_->funcs[begin + i]->exprs, &shapes[i]);
-    auto exclude = [&](Index f) {
-      if (f >= begin && f < end) shapes[f - begin].candidate = false;
-    };
-    for (const wabt::Export* e : m_->exports) {
-      if (e->kind == wabt::ExternalKind::Func) exclude(e->var.index());
-    }
-    for (const wabt::ElemSegment* seg : m_->elem_segments) {
-      for (const ExprList& exprs : seg->elem_exprs) ExcludeRefFuncs(exprs, exclude);
-    }
-    for (const wabt::Global* g : m_->globals) ExcludeRefFuncs(g->init_expr, exclude);
-    for (const Index f : referenced_) exclude(f);
-    if (start) exclude(*start);
-
-    // callers[c]: the candidates calling c, once each; pending: their
-    // distinct callees not yet metered.
-    std::vector<std::vector<Index>> callers(n);
-    std::vector<size_t> pending(n, 0);
-    for (size_t i = 0; i < n; ++i) {
-      std::vector<Index>& callees = shapes[i].callees;
-      std::sort(callees.begin(), callees.end());
-      callees.erase(std::unique(callees.begin(), callees.end()), callees.end());
-      for (const Index c : callees) callers[c - begin].push_back(static_cast<Index>(begin + i));
-      pending[i] = callees.size();
-    }
-    // A function that is not a leaf makes its callers not leaves either.
-    std::vector<Index> demoted;
-    auto demote_callers = [&](Index f) {
-      demoted.push_back(f);
-      while (!demoted.empty()) {
-        const Index d = demoted.back();
-        demoted.pop_back();
-        for (const Index g : callers[d - begin]) {
-          if (shapes[g - begin].candidate) {
-            shapes[g - begin].candidate = false;
-            demoted.push_back(g);
-          }
-        }
-      }
-    };
-    for (size_t i = 0; i < n; ++i) {
-      if (!shapes[i].candidate) demote_callers(static_cast<Index>(begin + i));
-    }
-
-    leaf_cost_.assign(n, 0);
-    std::vector<bool> metered(n, false);
-    std::vector<Index> ready;
-    for (size_t i = 0; i < n; ++i) {
-      if (shapes[i].candidate && pending[i] == 0) ready.push_back(static_cast<Index>(begin + i));
-    }
-    while (!ready.empty()) {
-      const Index f = ready.back();
-      ready.pop_back();
-      ExprList* body = &m_->funcs[f]->exprs;
-      const uint64_t cost = Walk(body);
-      metered[f - begin] = true;
-      if (cost <= kMaxLeafCost) {
-        leaf_cost_[f - begin] = cost + kLeafReturnCost;
-      } else {
-        PrependCheck(body, cost);
-        demote_callers(f);
-      }
-      for (const Index g : callers[f - begin]) {
-        if (--pending[g - begin] == 0 && shapes[g - begin].candidate) ready.push_back(g);
-      }
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (!metered[i]) MeterRegion(&m_->funcs[begin + i]->exprs);
-    }
-  }
-
-  // Records into `shape` (and referenced_) what decides whether the code in
-  // `exprs` may be a leaf.
-  void Scan(const ExprList& exprs, Shape* shape) {
-    for (const Expr& e : exprs) {
-      switch (e.type()) {
-        case ExprType::Block:
-          Scan(wabt::cast<wabt::BlockExpr>(&e)->block.exprs, shape);
-          break;
-        case ExprType::If:
-          Scan(wabt::cast<wabt::IfExpr>(&e)->true_.exprs, shape);
-          Scan(wabt::cast<wabt::IfExpr>(&e)->false_, shape);
-          break;
-        case ExprType::Call:
-        case ExprType::ReturnCall:
-          if (const Index callee = CalleeOf(e); callee >= begin_ && callee < end_) {
-            shape->callees.push_back(callee);
-          }
-          break;
-        case ExprType::RefFunc:
-          referenced_.push_back(wabt::cast<wabt::RefFuncExpr>(&e)->var.index());
-          break;
-        case ExprType::Loop:
-        case ExprType::CallIndirect:
-        case ExprType::ReturnCallIndirect:
-        case ExprType::CallRef:
-        case ExprType::Try:
-        case ExprType::Throw:
-        case ExprType::Rethrow:
-          shape->candidate = false;
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
-  template <typename Exclude>
-  static void ExcludeRefFuncs(const ExprList& exprs, Exclude& exclude) {
-    for (const Expr& e : exprs) {
-      if (e.type() == ExprType::RefFunc) exclude(wabt::cast<wabt::RefFuncExpr>(&e)->var.index());
-    }
-  }
-
-  // The function a call or return_call names.
-  static Index CalleeOf(const Expr& e) {
-    return e.type() == ExprType::Call ? wabt::cast<wabt::CallExpr>(&e)->var.index()
-                                      : wabt::cast<wabt::ReturnCallExpr>(&e)->var.index();
-  }
-
-  // The cost a call of `func` adds to its caller's region: a leaf's, else 0
-  // (the callee charges itself at its entry).
-  uint64_t CallCost(Index func) const {
-    if (func < begin_ || func - begin_ >= leaf_cost_.size()) return 0;
-    return leaf_cost_[func - begin_];
-  }
-
   // Prepends the fuel check to the body of a function or loop.
-  void MeterRegion(ExprList* exprs) { PrependCheck(exprs, std::max<uint64_t>(1, Walk(exprs))); }
-
-  // Prepends a check charging `cost` (at least 1), plus the check's own.
-  void PrependCheck(ExprList* exprs, uint64_t cost) {
+  void MeterRegion(ExprList* exprs) {
+    const uint64_t cost = std::max<uint64_t>(1, Walk(exprs)) + kCheckCost;
     Code check;
-    check.GlobalGet(fuel_).I64(cost + kCheckCost).Binary(Opcode::I64Sub).GlobalSet(fuel_);
+    check.GlobalGet(fuel_).I64(cost).Binary(Opcode::I64Sub).GlobalSet(fuel_);
     TrapIfNegative(check, fuel_);
     ExprList prologue = check.Take();
     exprs->splice(exprs->begin(), prologue);
@@ -365,10 +209,6 @@ class Rewriter {
           break;
         case ExprType::Loop:
           MeterRegion(&wabt::cast<wabt::LoopExpr>(e)->block.exprs);
-          break;
-        case ExprType::Call:
-        case ExprType::ReturnCall:
-          cost += CallCost(CalleeOf(*e));  // a leaf's whole run, once per pass
           break;
         case ExprType::MemoryGrow:
           it = exprs->insert(exprs->erase(it), std::make_unique<wabt::CallExpr>(IndexVar(grow_)));
@@ -399,11 +239,6 @@ class Rewriter {
   }
 
   wabt::Module* const m_;
-  // The defined functions of the original module, and each one's cost as a
-  // leaf (0: not a leaf) by index - begin_.
-  Index begin_ = 0, end_ = 0;
-  std::vector<uint64_t> leaf_cost_;
-  std::vector<Index> referenced_;  // by a ref.func in code
   Index fuel_ = 0, grow_failed_ = 0;
   Index probe_ = 0, charge_mem_ = 0, charge_table_ = 0, grow_ = 0;
 };

@@ -10,25 +10,13 @@
 //      where COST counts the instructions of that region (nested blocks and
 //      both arms of an `if` included, nested loops excluded: they charge for
 //      themselves; at least 1) plus the 8 of the check itself, so fuel is an
-//      upper bound on the instructions the interpreter runs (the wasm ones:
-//      the drop_keep, alloca and return its lowering adds at block and
-//      function ends are not counted; engine_test checks the bound against a
-//      trace). Nothing runs an unbounded number of times without passing a
-//      loop head or the entry of a checked function, so fuel bounds work.
-//      Leaves have no check: a function with no loop, no call_indirect (nor
-//      exception handling), that calls only imports and other leaves, is
-//      reachable only by direct calls (not exported, not in a table, no
-//      ref.func, not the start function) and counts at most 64 instructions,
-//      is charged its whole count plus 2 (the interpreter's drop_keep and
-//      return) at each call site, in the region holding the call. A leaf runs
-//      at most once per call and a call at most once per pass of its region,
-//      so the bound holds; a call site not taken is still charged (as both
-//      arms of an `if` are). Leaves calling leaves form no cycle (callees are
-//      decided first), so recursion keeps its checks. In the C++ examples
-//      these are memcpy, memset and the like: ~11 checks of ~67 per
-//      counter-broken request (2026-11-27).
-//      Cheaper options deferred: the check costs the most on tight loops
-//      (+110 % on an 8-instruction body).
+//      upper bound on the instructions the interpreter runs. Nothing runs an
+//      unbounded number of times without passing a loop head or a function
+//      entry, so fuel bounds work.
+//      Cheaper options deferred: a function with no loops, no calls it cannot
+//      bound and no call_indirect could skip its check and be charged at its
+//      call sites (matters for code made of many tiny functions); the check
+//      costs the most on tight loops (+110 % on an 8-instruction body).
 //   2. charges bulk operations for their length: memory.fill/copy/init get
 //      `call $charge_mem` (length/64) and table.fill/copy/init
 //      `call $charge_table` (length/4) in front, each passing the length
