@@ -157,7 +157,12 @@ struct Locations::State {
     if (here != caches[location].end()) here->second = Cached{w.entry, w.version, now};
     if (last == std::numeric_limits<int64_t>::min()) return;  // nobody else had it
     done.emplace(last, w.version, id);
-    in_flight[id].push_back(std::move(w));
+    auto& writes = in_flight[id];
+    writes.push_back(std::move(w));
+    // A hot key: every cached read there scans these, under the one mutex.
+    // The oldest is dropped: a location it had not reached gets a newer write
+    // later (never an older one), and its cached copy still ages out by TTL.
+    if (writes.size() > kMaxPropagatingPerKey) writes.pop_front();
   }
 };
 
@@ -248,6 +253,13 @@ Status Locations::Delete(sched::Scheduler& sched, size_t location, std::string_v
   Status deleted = s.origin->Delete(ns, key);
   if (deleted.ok()) s.Written(sched, location, KeyId(ns, key), std::nullopt, now);
   return deleted;
+}
+
+size_t Locations::propagating() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  size_t n = 0;
+  for (const auto& [id, writes] : state_->in_flight) n += writes.size();
+  return n;
 }
 
 size_t Locations::cached(size_t location) const {

@@ -43,7 +43,10 @@
 // entries are dropped, and the whole cache too when that frees less than a
 // quarter of it: a miss is always correct, and the sweep stays amortized
 // O(1)); per key, the writes still propagating to a location that had it
-// cached when they were made.
+// cached when they were made, at most kMaxPropagatingPerKey (past it the
+// oldest is dropped: a location it had not reached gets a newer write
+// instead, so a hot key's intermediate values may be skipped, never
+// reordered, and no cached copy outlives its TTL).
 // Threading: safe from any thread (one mutex; the origin call is made under
 // it, so versions follow the origin's order).
 #ifndef EDGELAB_KV_LOCATIONS_H_
@@ -63,6 +66,8 @@
 namespace edgelab::kv {
 
 inline constexpr size_t kMaxCachedKeys = 65536;
+// Writes of one key still propagating, at most (see Memory).
+inline constexpr size_t kMaxPropagatingPerKey = 64;
 
 enum class Consistency { kEventual, kStrong };
 
@@ -94,6 +99,8 @@ class Locations {
   Status Delete(sched::Scheduler& sched, size_t location, std::string_view ns,
                 std::string_view key);
 
+  // For tests: writes still propagating, over all keys.
+  size_t propagating() const;
   // For tests: entries cached at `location` now.
   size_t cached(size_t location) const;
 

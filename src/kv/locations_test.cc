@@ -371,6 +371,18 @@ TEST_F(LocationsTest, NamespacesDoNotShareCachedKeys) {
   EXPECT_EQ(locations_->cached(kB), 2u);
 }
 
+TEST_F(LocationsTest, AHotKeyKeepsAtMostMaxPropagatingWritesAndStillConverges) {
+  Make(2, kTtlMs, Fixed(1000));
+  Write(kA, "k", "v0");
+  ASSERT_EQ(Read(kB, "k"), "v0");  // cached at b: every write now propagates to it
+  for (int i = 1; i <= 1000; ++i) Write(kA, "k", "v" + std::to_string(i));
+  EXPECT_EQ(locations_->propagating(), kMaxPropagatingPerKey);
+  EXPECT_EQ(Read(kB, "k"), "v0");  // none has arrived
+  AdvanceMs(1000);
+  EXPECT_EQ(Read(kB, "k"), "v1000");  // the newest, never an older one
+  EXPECT_EQ(locations_->propagating(), 0u);
+}
+
 TEST_F(LocationsTest, TheCacheNeverHoldsMoreThanMaxCachedKeys) {
   Make(2, kTtlMs, Fixed(1000));
   for (size_t i = 0; i < kMaxCachedKeys; ++i) ASSERT_EQ(Read(kB, std::to_string(i)), "<absent>");
