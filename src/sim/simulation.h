@@ -12,7 +12,10 @@
 //   counter:       the verify answer is an integer equal to the number of
 //                  2xx answers (the worker counts every success once);
 //   race:          the race detector reported nothing;
-//   linearizable:  the recorded history is linearizable (check/, model auto);
+//   linearizable:  the recorded history is linearizable (check/, model auto;
+//                  a history past 20,000 operations, or a key the search
+//                  cannot decide within its budget, is a note, not a
+//                  violation);
 //   progress:      every request was answered (else the run deadlocked, or
 //                  ran past the step limit: a livelock).
 // The same seed, options, scenario and modules give the same trace, byte for
@@ -69,6 +72,9 @@ struct ScheduleResult {
   std::vector<std::string> focus;
   std::string race_report;  // the detector's first group, TSan-shaped; "" without one
   std::string history;      // the recorded history (race/history.h); "" when not checked
+  // What was not checked and why (a history too long for the checker, a key
+  // it could not decide within its budget): not violations, but not proofs.
+  std::vector<std::string> notes;
   bool failed() const { return !violations.empty(); }
 };
 
