@@ -262,5 +262,29 @@ TEST(SimE2E, VerifyWithoutALeadingSlashExits2) {
   EXPECT_EQ(r.out, "");
 }
 
+// The same caches in real time: `serve` routes by the location header and a
+// location that read the flag keeps its stale copy (propagation set to ten
+// minutes, so the test never races it); a strong read sees the origin.
+TEST(SimE2E, ServeRoutesByLocationAndServesAStaleCachedRead) {
+  TempDir dir;
+  const std::string config = ExampleConfig(
+      dir, "flag",
+      {{"# \\[kv\\.propagation\\]\n# dist = \"lognormal\"\n# median_ms = 1000\n# sigma = 0.5",
+        "[kv.propagation]\ndist = \"fixed\"\nms = 600000"}});
+  ServerProcess s;
+  ASSERT_TRUE(s.Start(config, {"--quiet", "--data", ":memory:", "--threads", "2"})) << s.err();
+  const std::vector<std::string> sjc = {"X-Edgelab-Location: sjc"};
+  const std::vector<std::string> ams = {"x-edgelab-location: ams"};
+  EXPECT_EQ(HttpRequest(s.port(), "GET", "/flag", "", sjc).body, "0");  // cached absent at sjc
+  EXPECT_EQ(HttpRequest(s.port(), "PUT", "/flag", "", ams).status, 200);
+  EXPECT_EQ(HttpRequest(s.port(), "GET", "/flag", "", ams).body, "1");  // its own write, at once
+  EXPECT_EQ(HttpRequest(s.port(), "GET", "/flag", "", sjc).body, "0");  // stale
+  EXPECT_EQ(HttpRequest(s.port(), "GET", "/flag?consistency=strong", "", sjc).body, "1");
+  HttpResult unknown = HttpRequest(s.port(), "GET", "/flag", "", {"x-edgelab-location: fra"});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_TRUE(Has(unknown.body, "ams, sjc")) << unknown.body;
+  ExpectCleanStop(s);
+}
+
 }  // namespace
 }  // namespace edgelab::e2e
