@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fnv.h"
 #include "base/status.h"
 #include "sched/fiber_stack.h"
 
@@ -76,18 +77,6 @@ class Rng {
   static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t s_[4];
 };
-
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
-// FNV-1a over the value's eight bytes, least significant first: the same
-// hash on every platform.
-void Fold(uint64_t& hash, uint64_t value) {
-  for (int i = 0; i < 8; ++i) {
-    hash ^= (value >> (8 * i)) & 0xff;
-    hash *= kFnvPrime;
-  }
-}
 
 // The kinds of step, as folded into the trace.
 constexpr uint64_t kFiberStep = 1;
@@ -310,10 +299,10 @@ size_t SimScheduler::State::Choose() {
 }
 
 void SimScheduler::State::Trace(uint64_t kind, uint64_t number) {
-  Fold(trace, steps);
-  Fold(trace, static_cast<uint64_t>(now));
-  Fold(trace, kind);
-  Fold(trace, number);
+  FnvFold(trace, steps);
+  FnvFold(trace, static_cast<uint64_t>(now));
+  FnvFold(trace, kind);
+  FnvFold(trace, number);
 }
 
 // One step: the chosen callback runs to its end, or the chosen fiber runs

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "abi/context.h"
+#include "base/fnv.h"
 #include "check/history.h"
 #include "check/linearizable.h"
 #include "engine/engine.h"
@@ -55,14 +56,6 @@ constexpr size_t kMaxCheckedOps = 20'000;
 
 // Lines of the focus shown whole; past it, the first and last halves.
 constexpr size_t kFocusLines = 80;
-
-uint64_t Fnv(uint64_t h, uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xff;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 std::optional<int64_t> ParseInt(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
@@ -251,7 +244,8 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
 
   result.steps = sim->steps();
   result.virtual_us = sim->NowMicros();
-  result.trace_hash = Fnv(trace.Hash(), sim->trace_hash());
+  result.trace_hash = trace.Hash();
+  FnvFold(result.trace_hash, sim->trace_hash());
   for (const TraceLine& l : trace.lines()) result.trace.push_back(l.text);
 
   std::set<uint64_t> focus_ids;

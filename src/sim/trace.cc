@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "base/fnv.h"
 #include "race/escape.h"
 
 namespace edgelab::sim {
@@ -138,14 +139,10 @@ void Trace::End(const race::RequestInfo& r, bool finished) {
 }
 
 uint64_t Trace::Hash() const {
-  uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&h](unsigned char c) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  };
+  uint64_t h = kFnvOffset;
   for (const TraceLine& l : lines_) {
-    for (char c : l.text) mix(static_cast<unsigned char>(c));
-    mix('\n');
+    FnvFold(h, l.text);
+    FnvFold(h, std::string_view("\n"));
   }
   return h;
 }
