@@ -633,21 +633,24 @@ size_t Detector::tracked_keys() const {
   return state_->writes.keys();
 }
 
+std::string Detector::SummaryLine(const ReportGroup& g) const {
+  const Report& r = g.first;
+  return Title(r) + " in worker " + r.write.request.worker +
+         SummaryWhere(r.write.site, opts_.base_dir);
+}
+
 std::string Detector::Format(const ReportGroup& g) const {
   const Report& r = g.first;
-  const std::string& base = opts_.base_dir;
-  const TextOpts t{base, state_->origin_ns.load()};
-  const std::string worker = r.write.request.worker;
+  const TextOpts t{opts_.base_dir, state_->origin_ns.load()};
   std::string s = "==================\n";
-  s += "WARNING: edgelab: " + Title(r) + " (namespace " + r.write.space + ") in worker " + worker +
-       "\n";
+  s += "WARNING: edgelab: " + Title(r) + " (namespace " + r.write.space + ") in worker " +
+       r.write.request.worker + "\n";
   s += r.kind == Report::Kind::kLostUpdate ? LostUpdateBody(r, t) : RmwBody(r, t);
   if (g.count > 1) {
     s += "  Seen " + std::to_string(g.count) + " times at these sites";
     s += r.key_pattern == r.write.key ? ".\n" : ", keys like " + QuotedKey(r.key_pattern) + ".\n";
   }
-  s += "SUMMARY: edgelab: " + Title(r) + " in worker " + worker + SummaryWhere(r.write.site, base) +
-       "\n";
+  s += "SUMMARY: edgelab: " + SummaryLine(g) + "\n";
   return s + "==================\n";
 }
 

@@ -150,6 +150,9 @@ class Detector : public Observer {
   // edgelab.h; frame 0 when all are), its function without parameters; "in
   // f" alone without file info, nothing without a site.
   std::string Format(const ReportGroup& g) const;
+  // Format's SUMMARY line without "SUMMARY: edgelab: " and the newline:
+  //   lost update on KV key "k" in worker w at file:line in f
+  std::string SummaryLine(const ReportGroup& g) const;
   // Every group's text, then one line: "edgelab: N reports in M groups"
   // (or "edgelab: no races found").
   std::string Summary() const;

@@ -89,15 +89,6 @@ std::vector<std::string> Focus(const std::vector<TraceLine>& trace, const std::s
   return out;
 }
 
-// "SUMMARY: edgelab: lost update on ..." of a report's text, without the prefix.
-std::string SummaryOf(const std::string& text) {
-  const std::string tag = "SUMMARY: edgelab: ";
-  size_t at = text.find(tag);
-  if (at == std::string::npos) return "";
-  size_t end = text.find('\n', at);
-  return text.substr(at + tag.size(), end == std::string::npos ? end : end - at - tag.size());
-}
-
 }  // namespace
 
 Simulation::Simulation(runtime::Config config, Scenario scenario)
@@ -256,8 +247,7 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
     std::string detail;
     for (size_t i = 0; i < groups.size() && i < 5; ++i) {
       if (!detail.empty()) detail += "\n";
-      detail +=
-          SummaryOf(detector.Format(groups[i])) + " (x" + std::to_string(groups[i].count) + ")";
+      detail += detector.SummaryLine(groups[i]) + " (x" + std::to_string(groups[i].count) + ")";
     }
     if (groups.size() > 5) detail += "\n... " + std::to_string(groups.size() - 5) + " more groups";
     result.violations.push_back({"race", detail});
