@@ -89,6 +89,96 @@ std::vector<std::string> Focus(const std::vector<TraceLine>& trace, const std::s
   return out;
 }
 
+// The counter invariant: `verify` (the answer to GET `path`) is a number
+// equal to the requests answered 2xx. Nothing when it holds.
+std::optional<Violation> CounterViolation(const std::string& path, const abi::Response& verify,
+                                          uint64_t ok_2xx) {
+  std::optional<int64_t> value = ParseInt(verify.body);
+  if (verify.status < 200 || verify.status >= 300 || !value) {
+    return Violation{"counter", "GET " + path + " answered " + std::to_string(verify.status) +
+                                    " \"" + Clip(verify.body, 60) + "\", not a number"};
+  }
+  if (*value == static_cast<int64_t>(ok_2xx)) return std::nullopt;
+  const int64_t lost = static_cast<int64_t>(ok_2xx) - *value;
+  const std::string why =
+      lost > 0 ? std::to_string(lost) + (lost == 1 ? " increment lost" : " increments lost")
+               : std::to_string(-lost) + " more than were answered";
+  return Violation{"counter", path + " is " + std::to_string(*value) + " after " +
+                                  std::to_string(ok_2xx) + " requests answered 2xx (" + why + ")"};
+}
+
+// The race invariant: a violation listing the detector's groups (at most
+// five), the report shown in full (a lost update before a prediction, which
+// one request makes on its own) and its requests in `focus`.
+void CheckRaces(const race::Detector& detector, ScheduleResult* result, std::set<uint64_t>* focus) {
+  std::vector<race::ReportGroup> groups = detector.Groups();
+  if (groups.empty()) return;
+  std::string detail;
+  for (size_t i = 0; i < groups.size() && i < 5; ++i) {
+    if (!detail.empty()) detail += "\n";
+    detail += detector.SummaryLine(groups[i]) + " (x" + std::to_string(groups[i].count) + ")";
+  }
+  if (groups.size() > 5) detail += "\n... " + std::to_string(groups.size() - 5) + " more groups";
+  result->violations.push_back({"race", detail});
+  auto shown = std::find_if(groups.begin(), groups.end(), [](const race::ReportGroup& g) {
+    return g.first.kind == race::Report::Kind::kLostUpdate;
+  });
+  if (shown == groups.end()) shown = groups.begin();
+  result->race_report = detector.Format(*shown);
+  const race::Report& r = shown->first;
+  *focus = {r.read.request.id, r.write.request.id};
+  if (r.kind == race::Report::Kind::kLostUpdate && r.overwritten_known) {
+    focus->insert(r.overwritten.request.id);
+  }
+}
+
+// The linearizability invariant over result->history. When nothing has set
+// `focus` yet, the first violation's requests go there (the stuck operation
+// and the last three it could not follow).
+Status CheckHistory(ScheduleResult* result, std::set<uint64_t>* focus) {
+  Result<check::History> h = check::ParseHistory(result->history);
+  if (!h.ok()) {
+    return Status::Corruption("the recorded history does not parse: " + h.status().ToString());
+  }
+  if (h->ops.size() > kMaxCheckedOps) {
+    result->notes.push_back(
+        "linearizability not checked: the history has " + std::to_string(h->ops.size()) +
+        " operations, past " + std::to_string(kMaxCheckedOps) +
+        " (the check's memory grows faster than the history): run fewer requests per "
+        "schedule and more schedules, or pass --no-linearizability");
+    return Status::OK();
+  }
+  uint64_t polls = 0;
+  EDGELAB_ASSIGN_OR_RETURN(check::CheckResult checked,
+                           check::CheckLinearizable(*h, check::AutoModel(*h),
+                                                    [&polls] { return ++polls > kCheckPolls; }));
+  auto add = [&](size_t op) {
+    const std::string& p = h->ops[op].process;
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), id);
+    if (ec == std::errc() && end == p.data() + p.size()) focus->insert(id);
+  };
+  std::string detail;
+  for (const check::KeyResult& k : checked.keys) {
+    if (k.verdict == check::Verdict::kLinearizable) continue;
+    if (!detail.empty()) detail += "\n";
+    detail += "key " + k.key + ": " + check::VerdictName(k.verdict) + ": " + k.explanation;
+    if (k.verdict == check::Verdict::kNotLinearizable && focus->empty()) {
+      add(k.stuck);
+      for (size_t i = k.prefix.size() >= 3 ? k.prefix.size() - 3 : 0; i < k.prefix.size(); ++i) {
+        add(k.prefix[i]);
+      }
+    }
+  }
+  if (checked.verdict == check::Verdict::kNotLinearizable) {
+    detail += "\n(pN is request #N; events and lines are the history's: --history FILE)";
+    result->violations.push_back({"linearizable", detail});
+  } else if (checked.verdict == check::Verdict::kUnknown) {
+    result->notes.push_back("linearizability undecided within the check's budget: " + detail);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Simulation::Simulation(runtime::Config config, Scenario scenario)
@@ -208,22 +298,7 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
     });
     run = sim->RunUntil([&] { return got; });
     verify_stuck = !got;
-    if (got) {
-      std::optional<int64_t> value = ParseInt(verify.body);
-      if (verify.status < 200 || verify.status >= 300 || !value) {
-        counter = Violation{"counter", "GET " + sc.verify_path + " answered " +
-                                           std::to_string(verify.status) + " \"" +
-                                           Clip(verify.body, 60) + "\", not a number"};
-      } else if (*value != static_cast<int64_t>(result.ok_2xx)) {
-        const int64_t lost = static_cast<int64_t>(result.ok_2xx) - *value;
-        const std::string why =
-            lost > 0 ? std::to_string(lost) + (lost == 1 ? " increment lost" : " increments lost")
-                     : std::to_string(-lost) + " more than were answered";
-        counter = Violation{"counter", sc.verify_path + " is " + std::to_string(*value) +
-                                           " after " + std::to_string(result.ok_2xx) +
-                                           " requests answered 2xx (" + why + ")"};
-      }
-    }
+    if (got) counter = CounterViolation(sc.verify_path, verify, result.ok_2xx);
   }
   const sched::SimScheduler::RunResult main_run = run;
 
@@ -239,81 +314,13 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
   FnvFold(result.trace_hash, sim->trace_hash());
   for (const TraceLine& l : trace.lines()) result.trace.push_back(l.text);
 
-  std::set<uint64_t> focus_ids;
-  bool focused = false;
+  std::set<uint64_t> focus_ids;  // the requests the first violation involves
   if (counter) result.violations.push_back(*counter);
-  if (sc.races && detector.total() > 0) {
-    std::vector<race::ReportGroup> groups = detector.Groups();
-    std::string detail;
-    for (size_t i = 0; i < groups.size() && i < 5; ++i) {
-      if (!detail.empty()) detail += "\n";
-      detail += detector.SummaryLine(groups[i]) + " (x" + std::to_string(groups[i].count) + ")";
-    }
-    if (groups.size() > 5) detail += "\n... " + std::to_string(groups.size() - 5) + " more groups";
-    result.violations.push_back({"race", detail});
-    if (!groups.empty()) {
-      // A lost update shows the interleaving that lost it: shown before a
-      // prediction (which one request makes on its own).
-      size_t shown = 0;
-      for (size_t i = 0; i < groups.size(); ++i) {
-        if (groups[i].first.kind == race::Report::Kind::kLostUpdate) {
-          shown = i;
-          break;
-        }
-      }
-      result.race_report = detector.Format(groups[shown]);
-      const race::Report& r = groups[shown].first;
-      focus_ids = {r.read.request.id, r.write.request.id};
-      if (r.kind == race::Report::Kind::kLostUpdate && r.overwritten_known) {
-        focus_ids.insert(r.overwritten.request.id);
-      }
-      focused = true;
-    }
-  }
+  if (sc.races) CheckRaces(detector, &result, &focus_ids);
   if (Status s = history->Close(); !s.ok()) return s;
   if (sc.linearizable) {
     result.history = history->TakeText();
-    Result<check::History> h = check::ParseHistory(result.history);
-    if (!h.ok())
-      return Status::Corruption("the recorded history does not parse: " + h.status().ToString());
-    uint64_t polls = 0;
-    Result<check::CheckResult> checked = check::CheckResult{};
-    if (h->ops.size() <= kMaxCheckedOps) {
-      checked = check::CheckLinearizable(*h, check::AutoModel(*h),
-                                         [&polls] { return ++polls > kCheckPolls; });
-    } else {
-      result.notes.push_back(
-          "linearizability not checked: the history has " + std::to_string(h->ops.size()) +
-          " operations, past " + std::to_string(kMaxCheckedOps) +
-          " (the check's memory grows faster than the history): run fewer requests per "
-          "schedule and more schedules, or pass --no-linearizability");
-    }
-    if (!checked.ok()) return checked.status();
-    std::string detail;
-    for (const check::KeyResult& k : checked->keys) {
-      if (k.verdict == check::Verdict::kLinearizable) continue;
-      if (!detail.empty()) detail += "\n";
-      detail += "key " + k.key + ": " + check::VerdictName(k.verdict) + ": " + k.explanation;
-      if (k.verdict == check::Verdict::kNotLinearizable && !focused) {
-        auto add = [&](size_t op) {
-          const std::string& p = h->ops[op].process;
-          uint64_t id = 0;
-          auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), id);
-          if (ec == std::errc() && end == p.data() + p.size()) focus_ids.insert(id);
-        };
-        add(k.stuck);
-        for (size_t i = k.prefix.size() >= 3 ? k.prefix.size() - 3 : 0; i < k.prefix.size(); ++i) {
-          add(k.prefix[i]);
-        }
-        focused = true;
-      }
-    }
-    if (checked->verdict == check::Verdict::kNotLinearizable) {
-      detail += "\n(pN is request #N; events and lines are the history's: --history FILE)";
-      result.violations.push_back({"linearizable", detail});
-    } else if (checked->verdict == check::Verdict::kUnknown) {
-      result.notes.push_back("linearizability undecided within the check's budget: " + detail);
-    }
+    EDGELAB_RETURN_IF_ERROR(CheckHistory(&result, &focus_ids));
   }
   if (main_run != sched::SimScheduler::RunResult::kDone) {
     // The scenario's requests, or (all of them answered) the verify request.
@@ -329,7 +336,7 @@ Result<ScheduleResult> Simulation::Run(const ScheduleOptions& o) {
   }
   if (result.failed()) {
     std::vector<TraceLine> lines = trace.lines();
-    if (!focused && main_run != sched::SimScheduler::RunResult::kDone) {
+    if (focus_ids.empty() && main_run != sched::SimScheduler::RunResult::kDone) {
       // A deadlock shows its end: what ran last.
       if (lines.size() > kFocusLines) lines.erase(lines.begin(), lines.end() - kFocusLines);
     }
