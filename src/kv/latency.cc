@@ -9,11 +9,6 @@
 namespace edgelab::kv {
 namespace {
 
-// Uniform in [0, 1) from the top 53 bits: every double it returns is exact.
-double Uniform01(sched::Scheduler& sched) {
-  return static_cast<double>(sched.Random() >> 11) * 0x1.0p-53;
-}
-
 int64_t ToMicros(double ms) {
   const double us = ms * 1000.0;
   if (!(us > 0)) return 0;  // also NaN
@@ -30,11 +25,11 @@ int64_t Latency::DrawMicros(sched::Scheduler& sched) const {
     case Dist::kFixed:
       return ToMicros(ms);
     case Dist::kUniform:
-      return ToMicros(min_ms + Uniform01(sched) * (max_ms - min_ms));
+      return ToMicros(min_ms + sched.Uniform01() * (max_ms - min_ms));
     case Dist::kLogNormal: {
       // Box-Muller; u1 is in (0, 1] so its log is finite.
-      const double u1 = 1.0 - Uniform01(sched);
-      const double u2 = Uniform01(sched);
+      const double u1 = 1.0 - sched.Uniform01();
+      const double u2 = sched.Uniform01();
       const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
       return ToMicros(median_ms * std::exp(sigma * z));
     }

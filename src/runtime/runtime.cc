@@ -226,7 +226,7 @@ Result<size_t> Runtime::PickLocation(sched::Scheduler& s, const abi::Request& re
   }
   // Weighted: a point in [0, total) drawn through the scheduler (a seeded
   // simulation replays it).
-  double at = static_cast<double>(s.Random() >> 11) * 0x1.0p-53 * total_weight_;
+  double at = s.Uniform01() * total_weight_;
   for (size_t i = 0; i < config_.locations.size(); ++i) {
     at -= config_.locations[i].weight;
     if (at < 0) return i;

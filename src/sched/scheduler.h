@@ -43,6 +43,9 @@ class Scheduler : public Clock {
   // 64 random bits. The real scheduler seeds from the OS; a virtual one from
   // its seed, so every random choice in the runtime replays.
   virtual uint64_t Random() = 0;
+  // Uniform in [0, 1) from Random()'s top 53 bits: every double it returns
+  // is exact.
+  double Uniform01() { return static_cast<double>(Random() >> 11) * 0x1.0p-53; }
   // True for a simulated scheduler: then every random choice, even one that
   // would otherwise come from a cryptographic source (a Durable Object's
   // unique id), must come from Random(), or the run does not replay.
